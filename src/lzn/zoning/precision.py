@@ -1,0 +1,38 @@
+"""When float32 is exact enough for a step of the latent flow, and when it is not.
+
+The squared distances ||s - t a||^2 come from the expansion ||s||^2 - 2t s.a + t^2 ||a||^2, whose
+rounding error is about u (||s|| + t ||a||)^2 for unit roundoff u. The logits divide it by
+2 (1-t)^2, so near the anchors (t -> 1) the error grows without bound: with q=200 unit-variance
+anchors float32 is off by O(1) logits at t = 0.999, enough to send a latent to the wrong one of two
+close anchors (DESIGN.md section 3 measured 3.3 absolute error). A step runs in float64 when the
+float32 bound exceeds LOGIT_TOLERANCE; the rest stay in fast float32.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Largest tolerated float32 logit error. Calibrated with benchmarks/latent_flow_precision.py:
+# it keeps latents of near-duplicate anchors within 1e-4 of a float64 brute force.
+LOGIT_TOLERANCE = 1e-3
+
+# What a float32 matmul really rounds to under torch.set_float32_matmul_precision: "high" may run
+# on TF32 (10-bit mantissa) and "medium" on bfloat16 (7 bits).
+_FLOAT32_MATMUL_ROUNDOFF = {"highest": 2.0**-24, "high": 2.0**-11, "medium": 2.0**-8}
+
+
+def float32_roundoff() -> float:
+    return _FLOAT32_MATMUL_ROUNDOFF.get(torch.get_float32_matmul_precision(), 2.0**-8)
+
+
+def logit_error_bound(query_norm: float, anchor_norm: float, t: float, roundoff: float) -> float:
+    """Bound on the absolute logit error of the expansion for points and anchors of these norms."""
+    return roundoff * (query_norm + t * anchor_norm) ** 2 / (2.0 * (1.0 - t) ** 2)
+
+
+def step_dtype(query_norm: float, anchor_norm: float, t: float, dtype: torch.dtype) -> torch.dtype:
+    """The dtype in which to compute the posterior at time t: `dtype` unless it is too coarse."""
+    if dtype == torch.float64:
+        return dtype
+    bound = logit_error_bound(query_norm, anchor_norm, t, float32_roundoff())
+    return torch.float32 if bound <= LOGIT_TOLERANCE else torch.float64
