@@ -148,3 +148,20 @@ def test_autocast_keeps_the_flow_in_float32():
         z_half = zoning.compute_latents(a.bfloat16(), noise=noise.bfloat16())
     assert z.dtype == torch.float32 and torch.allclose(z, expected, atol=1e-5)
     assert z_half.dtype == torch.float32 and torch.isfinite(z_half).all()
+
+
+def test_a_class_missing_from_the_batch_gives_finite_loss_and_gradients():
+    """Label anchors weighted by class frequencies in the batch (App. E.2), two classes absent."""
+    label_anchors = torch.randn(10, 16, requires_grad=True)
+    labels = torch.tensor([0, 1, 2, 2, 4, 5, 6, 8, 9, 9, 1, 0])  # no 3, no 7
+    weights = torch.bincount(labels, minlength=10).float() / len(labels)
+    latents = torch.randn(len(labels), 16, requires_grad=True)
+    loss = zoning.alignment_loss(latents, label_anchors, labels, steps=100, weights=weights)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(latents.grad).all() and torch.isfinite(label_anchors.grad).all()
+    assert label_anchors.grad[[3, 7]].abs().max() == 0  # absent classes take no part
+    ref = bf.alignment_loss(
+        latents.detach(), label_anchors.detach(), labels, steps=100, weights=weights.double()
+    )
+    assert abs(loss.item() - ref.item()) < 1e-3

@@ -22,11 +22,17 @@ class AnchorField:
         self.target_log_probs: list[Tensor] = []
         self._anchor_norm = float(anchors.detach().norm(dim=1).max())
         self._by_dtype: dict[torch.dtype, tuple[Tensor, Tensor]] = {}
+        # Anchors of weight zero take no part in the flow: leave them out of the kernel.
+        active = torch.isfinite(log_weights)
+        self._active = None if bool(active.all()) else active
 
     def _anchors_in(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         # One differentiable cast per trajectory, not one per step.
         if dtype not in self._by_dtype:
-            self._by_dtype[dtype] = (self.anchors.to(dtype), self.log_weights.to(dtype))
+            anchors, log_w = self.anchors.to(dtype), self.log_weights.to(dtype)
+            if self._active is not None:
+                anchors, log_w = anchors[self._active], log_w[self._active]
+            self._by_dtype[dtype] = (anchors, log_w)
         return self._by_dtype[dtype]
 
     @staticmethod
@@ -40,12 +46,13 @@ class AnchorField:
         with torch.autocast(s.device.type, enabled=False):
             mean, lse = posterior(s_c, anchors, log_w, t)
             if self.targets is not None:
-                self.target_log_probs.append(self._target_log_prob(s_c, t, anchors, log_w, lse))
+                self.target_log_probs.append(self._target_log_prob(s_c, t, lse))
         return mean.to(s.dtype)
 
-    def _target_log_prob(self, s: Tensor, t: float, anchors: Tensor, log_w: Tensor, lse: Tensor):
+    def _target_log_prob(self, s: Tensor, t: float, lse: Tensor) -> Tensor:
         # The target's logit from the difference itself: exact, and only O(m q).
-        a = anchors[self.targets]
-        logit = log_w[self.targets] - (s - t * a).square().sum(1) / (2.0 * (1.0 - t) ** 2)
+        a = self.anchors[self.targets].to(s.dtype)
+        log_w = self.log_weights[self.targets].to(s.dtype)
+        logit = log_w - (s - t * a).square().sum(1) / (2.0 * (1.0 - t) ** 2)
         # lse carries the expansion's rounding (<= LOGIT_TOLERANCE): keep log P <= 0.
         return (logit - lse).clamp(max=0.0).to(self.anchors.dtype)
