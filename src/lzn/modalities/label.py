@@ -1,0 +1,94 @@
+"""Labels as an LZN data type (paper section 5): learned anchors, one per class.
+
+Encoder: the row of the anchor matrix. Decoder: the flow from a latent to the label anchors and the
+nearest anchor at its end (the official code's Euclidean rule). Training aligns image latents to
+the label anchors with class-frequency weights (App. E.2, so that a batch's imbalance does not
+bias the zones); tests use uniform weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from lzn import zoning
+from lzn.modalities.base import Modality
+
+
+class LabelModality(Modality):
+    name = "label"
+
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int,
+        *,
+        steps: int = 100,
+        g: float = 1e-4,
+        solver: str = "euler",
+        cutoff: float = 0.2,
+    ):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"a label set needs at least 2 classes, got {num_classes}")
+        self.num_classes, self.latent_dim = num_classes, latent_dim
+        self.steps, self.g, self.solver, self.cutoff = steps, g, solver, cutoff
+        self.anchors = nn.Parameter(torch.randn(num_classes, latent_dim))
+
+    def validate(self, labels: object) -> Tensor:
+        if not isinstance(labels, Tensor):
+            labels = torch.as_tensor(labels)
+        if labels.ndim != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
+            raise ValueError(
+                f"labels must be a 1-D tensor of integers, got {tuple(labels.shape)} {labels.dtype}"
+            )
+        if labels.numel() == 0:
+            raise ValueError("the batch of labels is empty")
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= self.num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"label {bad} is outside the label set (0..{self.num_classes - 1})")
+        return labels.long().to(self.anchors.device)
+
+    def encode(self, labels: Tensor) -> Tensor:
+        return self.anchors[self.validate(labels)]
+
+    def latents(
+        self, labels: Tensor, *, alpha: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Latents in the zones of `labels` (class-conditional generation), uniform weights."""
+        labels = self.validate(labels)
+        return zoning.compute_latents(
+            self.anchors,
+            index=labels,
+            alpha=alpha,
+            g=self.g,
+            steps=self.steps,
+            solver=self.solver,
+            generator=generator,
+        )
+
+    def decode(self, latents: Tensor, *, weights: Tensor | None = None) -> Tensor:
+        """The label (b,) whose zone holds each latent."""
+        return zoning.assign(
+            latents, self.anchors, steps=self.steps, solver=self.solver, weights=weights
+        )
+
+    def class_weights(self, labels: Tensor) -> Tensor:
+        """The batch's class frequencies: the mixture weights of the label flow in training."""
+        counts = torch.bincount(self.validate(labels), minlength=self.num_classes)
+        return counts.to(self.anchors.dtype) / counts.sum()
+
+    def alignment_loss(self, latents: Tensor, labels: Tensor, weights: Tensor | None = None):
+        """Make each latent's flow over the label anchors end at its label (paper eq. 2)."""
+        labels = self.validate(labels)
+        weights = self.class_weights(labels) if weights is None else weights
+        return zoning.alignment_loss(
+            latents,
+            self.anchors,
+            labels,
+            steps=self.steps,
+            solver=self.solver,
+            cutoff=self.cutoff,
+            weights=weights,
+        )

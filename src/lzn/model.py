@@ -1,0 +1,265 @@
+"""The LZN object: modalities composed into the tasks of the paper's Fig. 1.
+
+    model.encode(images)        image encoder                      -> anchors (b, q)
+    model.latents(images)       image encoder + latent computation -> latents (b, q)
+    model.embed(images)         image encoder                      -> features (b, d)
+    model.generate(n, labels)   (label encoder +) image decoder    -> images in [-1, 1]
+    model.classify(images)      image encoder + label decoder      -> labels (b,)
+    model.reconstruct(images)   image encoder + decoder inverse and forward -> images
+
+Latents are batch-dependent: a sample's zone is cut by all anchors of its batch, so `latents`,
+`classify` and `reconstruct` change with the batch they are given. Pass `bank=` (anchors of a
+fixed reference set, from `anchor_bank`) to compute zones against that fixed set plus the batch,
+so that results do not drift with the evaluation batch size.
+
+Weights are saved as `config.json` (the architecture) and `model.safetensors` (tensors only):
+loading never unpickles, so it never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+import lzn
+from lzn import zoning
+from lzn.modalities.image import ImageModality
+from lzn.modalities.label import LabelModality
+from lzn.nets.ncsnpp import HeadConfig, UNetConfig, UNetDecoder, UNetEncoder
+from lzn.nets.resnet import ResNetConfig, ResNetEncoder
+
+FORMAT = "lzn-model"
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+def _dataclass(cls, fields: dict):
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+def _build_image(cfg: dict, latent_dim: int, num_classes: int) -> ImageModality:
+    image = cfg["image"]
+    enc = image["encoder"]
+    if enc["type"] == "unet":
+        encoder = UNetEncoder(
+            _dataclass(UNetConfig, enc["unet"]), latent_dim, _dataclass(HeadConfig, enc["head"])
+        )
+    elif enc["type"] == "resnet":
+        encoder = ResNetEncoder(_dataclass(ResNetConfig, enc["resnet"]), latent_dim)
+    else:
+        raise ValueError(
+            f"unknown image encoder type {enc['type']!r} (expected 'unet' or 'resnet')"
+        )
+    dec = image["decoder"]
+    decoder_classes = num_classes if dec and dec.get("label_input") else 0
+    decoder = (
+        UNetDecoder(_dataclass(UNetConfig, dec["unet"]), latent_dim, decoder_classes)
+        if dec
+        else None
+    )
+    return ImageModality(
+        encoder,
+        decoder,
+        image_size=image["size"],
+        channels=image["channels"],
+        latent_dim=latent_dim,
+        num_classes=decoder_classes,
+    )
+
+
+class LZN(nn.Module):
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = config
+        self.latent_dim = int(config["latent_dim"])
+        label = config.get("label")
+        num_classes = label["num_classes"] if label else 0
+        self.image = _build_image(config, self.latent_dim, num_classes)
+        self.label = (
+            LabelModality(
+                num_classes,
+                self.latent_dim,
+                steps=label["steps"],
+                g=label["g"],
+                solver=label["solver"],
+                cutoff=label["cutoff"],
+            )
+            if label
+            else None
+        )
+        self.flow = dict(config["image"]["flow"])
+
+    # Tasks ---------------------------------------------------------------------------------
+
+    def encode(self, images: Tensor) -> Tensor:
+        """Anchors (b, q) of a batch of images in [-1, 1]."""
+        return self.image.encode(images)
+
+    def latents(
+        self,
+        images: Tensor,
+        *,
+        alpha: float = 1.0,
+        bank: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Latents (b, q) of the images, in the zones cut by their batch (and `bank`)."""
+        anchors = self.encode(images)
+        index = None
+        if bank is not None:
+            index = torch.arange(len(bank), len(bank) + len(anchors), device=anchors.device)
+            anchors = torch.cat([bank.to(anchors), anchors])
+        return zoning.compute_latents(
+            anchors, alpha=alpha, index=index, generator=generator, **self.flow
+        )
+
+    @torch.no_grad()
+    def anchor_bank(self, images: Tensor, batch_size: int = 256) -> Tensor:
+        """Anchors of a fixed reference set, for batch-independent latents (`bank=`)."""
+        return torch.cat(
+            [self.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        )
+
+    @torch.no_grad()
+    def embed(self, images: Tensor) -> Tensor:
+        """Features for downstream use: the trunk features (ResNet) or the anchors (U-Net)."""
+        return self.image.features(images)
+
+    def _labels(self) -> LabelModality:
+        if self.label is None:
+            raise ValueError(f"the {self.config['name']} model has no label modality")
+        return self.label
+
+    @torch.no_grad()
+    def generate(
+        self,
+        n: int,
+        labels: Tensor | list[int] | None = None,
+        *,
+        sampler: str = "rk45",
+        steps: int = 20,
+        alpha: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """n images in [-1, 1]: unconditional (latents from N(0, I)), or of the given labels
+        (latents in the labels' zones, the label encoder + image decoder composition)."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive number of images, got {n!r}")
+        device = next(self.parameters()).device
+        if labels is not None:
+            labels = self._labels().validate(labels)
+            if len(labels) != n:
+                raise ValueError(f"got {len(labels)} labels for n={n} images")
+            latents = self.label.latents(labels, alpha=alpha, generator=generator)
+        else:
+            if self.image.num_classes:
+                raise ValueError("this decoder is class-conditional: pass labels")
+            latents = alpha * torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return self.image.decode(
+            latents, labels=labels, sampler=sampler, steps=steps, generator=generator
+        )
+
+    @torch.no_grad()
+    def classify(
+        self,
+        images: Tensor,
+        *,
+        alpha: float = 0.0,
+        bank: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Labels (b,): image latents (alpha = 0: zone centres, the paper's App. E.4 choice)
+        decoded by the label decoder with uniform class weights."""
+        label = self._labels()
+        return label.decode(self.latents(images, alpha=alpha, bank=bank, generator=generator))
+
+    @torch.no_grad()
+    def reconstruct(
+        self,
+        images: Tensor,
+        *,
+        labels: Tensor | None = None,
+        sampler: str = "rk45",
+        steps: int = 20,
+        bank: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The paper's reconstruction: the image's latent, the decoder's ODE back to noise, then
+        forward again with the same latent."""
+        images = self.image.validate(images)
+        if labels is not None:
+            labels = self._labels().validate(labels)
+        z = self.latents(images, bank=bank, generator=generator)
+        noise = self.image.invert(images, z, labels=labels, sampler=sampler, steps=steps)
+        return self.image.decode(z, labels=labels, noise=noise, sampler=sampler, steps=steps)
+
+    # Weights -------------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write config.json and model.safetensors into `directory`, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {"format": FORMAT, "lzn_version": lzn.__version__, **self.config}
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        _atomic_write(directory / WEIGHTS_FILE, lambda path: _write_weights(state, path))
+        _atomic_write(
+            directory / CONFIG_FILE,
+            lambda path: Path(path).write_text(json.dumps(config, indent=2) + "\n"),
+        )
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, map_location: str = "cpu") -> LZN:
+        """Load a model written by `save_pretrained`; refuses anything else with a clear error."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+        for path in (config_path, weights_path):
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} does not exist (expected a save_pretrained folder)"
+                )
+        try:
+            config = json.loads(config_path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{config_path} is not valid JSON: {e}") from None
+        if not isinstance(config, dict) or config.pop("format", None) != FORMAT:
+            raise ValueError(f"{config_path} is not an lzn model config (no format: {FORMAT!r})")
+        config.pop("lzn_version", None)
+        try:
+            state = load_file(weights_path, device=map_location)
+        except (SafetensorError, OSError) as e:
+            raise ValueError(
+                f"{weights_path} is not a readable safetensors file (truncated, or another "
+                f"format such as a pickle, which is never loaded): {e}"
+            ) from None
+        model = cls(config)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise ValueError(f"{weights_path} does not match {config_path}: {e}") from None
+        return model.to(map_location)
+
+
+def _write_weights(state: dict[str, Tensor], path: str) -> None:
+    from safetensors.torch import save_file
+
+    save_file(state, path)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,125 @@
+"""Saving and loading: bit-exact, safetensors only, atomic, and clear about what is wrong."""
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from lzn import LZN, presets
+from lzn import model as model_module
+
+
+@pytest.fixture
+def model():
+    return presets.build("digits-joint", tiny=True).eval()
+
+
+def test_round_trip_is_bit_exact(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = LZN.from_pretrained(tmp_path).eval()
+    for (k, a), (k2, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert k == k2 and torch.equal(a, b)
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    assert torch.equal(model.encode(x), loaded.encode(x))
+    g = torch.Generator().manual_seed(0)
+    out = model.generate(2, [3, 4], sampler="euler", steps=2, generator=g)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(out, loaded.generate(2, [3, 4], sampler="euler", steps=2, generator=g))
+
+
+class _Payload:
+    """Unpickling this would create a file: proof that code from the file ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_crafted_pickle_is_refused_without_running_it(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    marker = tmp_path / "code-ran"
+    (tmp_path / "model.safetensors").write_bytes(pickle.dumps(_Payload(str(marker))))
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        LZN.from_pretrained(tmp_path)
+    assert not marker.exists()
+
+
+def test_truncated_weights_are_refused(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        LZN.from_pretrained(tmp_path)
+
+
+def test_foreign_or_missing_files_are_refused(model, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"config\.json does not exist"):
+        LZN.from_pretrained(tmp_path)
+    model.save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ValueError, match="not an lzn model config"):
+        LZN.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        LZN.from_pretrained(tmp_path)
+
+
+def test_weights_of_another_model_are_refused(model, tmp_path):
+    model.save_pretrained(tmp_path / "a")
+    presets.build("mnist-generation", tiny=True).save_pretrained(tmp_path / "b")
+    (tmp_path / "b" / "model.safetensors").replace(tmp_path / "a" / "model.safetensors")
+    with pytest.raises(ValueError, match="does not match"):
+        LZN.from_pretrained(tmp_path / "a")
+
+
+def test_a_failed_save_leaves_the_previous_weights_usable(model, tmp_path, monkeypatch):
+    model.save_pretrained(tmp_path)
+    before = (tmp_path / "model.safetensors").read_bytes()
+
+    def crash(state, path):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt  # killed mid-write
+
+    monkeypatch.setattr(model_module, "_write_weights", crash)
+    with pytest.raises(KeyboardInterrupt):
+        model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    LZN.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.encode(torch.zeros(2, 3, 8, 8)), "images have 3 channels, this model takes 1"),
+        (lambda m: m.encode(torch.zeros(2, 1, 28, 28)), "images are 28x28, this model takes 8x8"),
+        (lambda m: m.encode(torch.zeros(2, 8, 8)), r"shape \(batch, 1, 8, 8\)"),
+        (lambda m: m.encode(torch.full((2, 1, 8, 8), 255.0)), r"expected \[-1, 1\]"),
+        (lambda m: m.encode(torch.full((2, 1, 8, 8), float("nan"))), "NaN or infinite"),
+        (lambda m: m.encode(torch.zeros(0, 1, 8, 8)), "batch of images is empty"),
+        (lambda m: m.encode(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)), "floating point"),
+        (lambda m: m.generate(2, [3, 10]), r"label 10 is outside the label set \(0..9\)"),
+        (lambda m: m.generate(2, [1]), "got 1 labels for n=2"),
+        (lambda m: m.generate(0, []), "n must be a positive number"),
+        (lambda m: m.generate(2), "class-conditional: pass labels"),
+        (lambda m: m.image.decode(torch.zeros(2, 16), sampler="dopri"), "unknown sampler"),
+    ],
+)
+def test_bad_input_names_the_problem(model, call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(model)
+
+
+def test_models_without_a_modality_say_so():
+    rep = presets.build("mnist-representation", tiny=True)
+    with pytest.raises(ValueError, match="has no label modality"):
+        rep.classify(torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="no image decoder"):
+        rep.image.decode(torch.zeros(2, 64))
