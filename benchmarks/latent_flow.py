@@ -6,7 +6,7 @@ computation. Every case runs in a fresh process so that CPU peak memory (residen
 its own; on CUDA the peak is torch.cuda.max_memory_allocated. The last table is the error of the
 latents against a float64 brute force on near-duplicate anchors (pairs 1e-4 apart).
 
-    python benchmarks/latent_flow.py                      # CPU: n = 512, 2000 at q = 64 and 200
+    python benchmarks/latent_flow.py                      # CPU: n = 512, 2000, 8192; q = 64, 200
     python benchmarks/latent_flow.py --device cuda        # CUDA: n = 512 .. 65536 at q = 200
     python benchmarks/latent_flow.py --sizes 512 --dims 64 --repeats 5
 """
@@ -136,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cuda = device == "cuda"
-    sizes = args.sizes or ([512, 2000, 8192, 16384, 65536] if cuda else [512, 2000])
+    sizes = args.sizes or ([512, 2000, 8192, 16384, 65536] if cuda else [512, 2000, 8192])
     dims = args.dims or ([200] if cuda else [64, 200])
     limit = args.materialised_limit_gib or (60.0 if cuda else 12.0)
     name = torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine()

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 import lzn
-from lzn import zoning
+from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
 from lzn.nets.ncsnpp import HeadConfig, UNetConfig, UNetDecoder, UNetEncoder
@@ -68,6 +68,7 @@ def _build_image(cfg: dict, latent_dim: int, num_classes: int) -> ImageModality:
         channels=image["channels"],
         latent_dim=latent_dim,
         num_classes=decoder_classes,
+        flow=image["flow"],
     )
 
 
@@ -78,9 +79,11 @@ class LZN(nn.Module):
         self.latent_dim = int(config["latent_dim"])
         label = config.get("label")
         num_classes = label["num_classes"] if label else 0
-        self.image = _build_image(config, self.latent_dim, num_classes)
-        self.label = (
-            LabelModality(
+        self.modalities = nn.ModuleDict(
+            {"image": _build_image(config, self.latent_dim, num_classes)}
+        )
+        if label:
+            self.modalities["label"] = LabelModality(
                 num_classes,
                 self.latent_dim,
                 steps=label["steps"],
@@ -88,10 +91,33 @@ class LZN(nn.Module):
                 solver=label["solver"],
                 cutoff=label["cutoff"],
             )
-            if label
-            else None
-        )
-        self.flow = dict(config["image"]["flow"])
+
+    @property
+    def image(self) -> ImageModality:
+        return self.modalities["image"]
+
+    @property
+    def label(self) -> LabelModality | None:
+        return self.modalities["label"] if "label" in self.modalities else None
+
+    def add_modality(self, modality: Modality) -> None:
+        """Compose a new data type with this model's (its anchors live in the same space)."""
+        if modality.latent_dim != self.latent_dim:
+            raise ValueError(
+                f"the {modality.name} modality has latent_dim {modality.latent_dim}, "
+                f"this model {self.latent_dim}"
+            )
+        if modality.name in self.modalities:
+            raise ValueError(f"this model already has a {modality.name!r} modality")
+        self.modalities[modality.name] = modality
+
+    def _modality(self, name: str) -> Modality:
+        if name not in self.modalities:
+            raise ValueError(
+                f"the {self.config['name']} model has no {name} modality "
+                f"(it has: {', '.join(self.modalities)})"
+            )
+        return self.modalities[name]
 
     # Tasks ---------------------------------------------------------------------------------
 
@@ -108,31 +134,34 @@ class LZN(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Latents (b, q) of the images, in the zones cut by their batch (and `bank`)."""
-        anchors = self.encode(images)
-        index = None
-        if bank is not None:
-            index = torch.arange(len(bank), len(bank) + len(anchors), device=anchors.device)
-            anchors = torch.cat([bank.to(anchors), anchors])
-        return zoning.compute_latents(
-            anchors, alpha=alpha, index=index, generator=generator, **self.flow
-        )
+        return self.image.latents(images, alpha=alpha, bank=bank, generator=generator)
 
     @torch.no_grad()
     def anchor_bank(self, images: Tensor, batch_size: int = 256) -> Tensor:
         """Anchors of a fixed reference set, for batch-independent latents (`bank=`)."""
-        return torch.cat(
-            [self.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-        )
+        parts = [self.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        return torch.cat(parts)
 
     @torch.no_grad()
     def embed(self, images: Tensor) -> Tensor:
         """Features for downstream use: the trunk features (ResNet) or the anchors (U-Net)."""
         return self.image.features(images)
 
-    def _labels(self) -> LabelModality:
-        if self.label is None:
-            raise ValueError(f"the {self.config['name']} model has no label modality")
-        return self.label
+    @torch.no_grad()
+    def translate(
+        self,
+        batch: Tensor,
+        source: str,
+        target: str,
+        *,
+        alpha: float = 1.0,
+        bank: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        **decode_kwargs,
+    ) -> Tensor:
+        """The source's encoder + the target's decoder: source latents decoded as the target."""
+        z = self._modality(source).latents(batch, alpha=alpha, bank=bank, generator=generator)
+        return self._modality(target).decode(z, generator=generator, **decode_kwargs)
 
     @torch.no_grad()
     def generate(
@@ -146,22 +175,22 @@ class LZN(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """n images in [-1, 1]: unconditional (latents from N(0, I)), or of the given labels
-        (latents in the labels' zones, the label encoder + image decoder composition)."""
+        (label encoder + image decoder: latents in the labels' zones)."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive number of images, got {n!r}")
-        device = next(self.parameters()).device
-        if labels is not None:
-            labels = self._labels().validate(labels)
-            if len(labels) != n:
-                raise ValueError(f"got {len(labels)} labels for n={n} images")
-            latents = self.label.latents(labels, alpha=alpha, generator=generator)
-        else:
+        kwargs = {"sampler": sampler, "steps": steps, "generator": generator}
+        if labels is None:
             if self.image.num_classes:
                 raise ValueError("this decoder is class-conditional: pass labels")
-            latents = alpha * torch.randn(n, self.latent_dim, generator=generator, device=device)
-        return self.image.decode(
-            latents, labels=labels, sampler=sampler, steps=steps, generator=generator
-        )
+            device = next(self.parameters()).device
+            z = alpha * torch.randn(n, self.latent_dim, generator=generator, device=device)
+            return self.image.decode(z, **kwargs)
+        labels = self._modality("label").validate(labels)
+        if len(labels) != n:
+            raise ValueError(f"got {len(labels)} labels for n={n} images")
+        if self.image.num_classes:
+            kwargs["labels"] = labels  # the decoder also takes the one-hot label (case study 3)
+        return self.translate(labels, "label", "image", alpha=alpha, **kwargs)
 
     @torch.no_grad()
     def classify(
@@ -172,10 +201,9 @@ class LZN(nn.Module):
         bank: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Labels (b,): image latents (alpha = 0: zone centres, the paper's App. E.4 choice)
-        decoded by the label decoder with uniform class weights."""
-        label = self._labels()
-        return label.decode(self.latents(images, alpha=alpha, bank=bank, generator=generator))
+        """Labels (b,): image encoder + label decoder, with uniform class weights; alpha = 0 takes
+        zone centres, the paper's App. E.4 choice."""
+        return self.translate(images, "image", "label", alpha=alpha, bank=bank, generator=generator)
 
     @torch.no_grad()
     def reconstruct(
@@ -192,7 +220,7 @@ class LZN(nn.Module):
         forward again with the same latent."""
         images = self.image.validate(images)
         if labels is not None:
-            labels = self._labels().validate(labels)
+            labels = self._modality("label").validate(labels)
         z = self.latents(images, bank=bank, generator=generator)
         noise = self.image.invert(images, z, labels=labels, sampler=sampler, steps=steps)
         return self.image.decode(z, labels=labels, noise=noise, sampler=sampler, steps=steps)
@@ -201,6 +229,12 @@ class LZN(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write config.json and model.safetensors into `directory`, each atomically."""
+        extra = set(self.modalities) - {"image", "label"}
+        if extra:
+            raise ValueError(
+                f"save_pretrained stores the built-in modalities only; save the state_dict of "
+                f"{', '.join(sorted(extra))} yourself"
+            )
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"format": FORMAT, "lzn_version": lzn.__version__, **self.config}

@@ -62,3 +62,8 @@ def test_unknown_sampler_and_bad_steps():
         rf.integrate(velocity, x0, 0.0, 1.0, sampler="dopri")
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         rf.integrate(velocity, x0, 0.0, 1.0, sampler="euler", steps=0)
+
+
+def test_rk45_stops_on_a_non_finite_velocity():
+    with pytest.raises(FloatingPointError, match="NaN or inf"):
+        rf.integrate(lambda x, t: x * float("nan"), x0, 0.0, 1.0)

@@ -1,28 +1,35 @@
 """What every data type of LZN provides.
 
 A modality owns an encoder (a batch of samples -> anchors (b, q) in the shared latent space) and,
-optionally, a decoder (latents (b, q) -> samples). Tasks are compositions: encoder = embedding,
-encoder of one modality + decoder of another = translation. A new data type is one subclass:
+optionally, a decoder (latents (b, q) -> samples). `latents` places a batch in its zones: by
+default the zones cut by the batch's own anchors (images); a modality with a fixed set of anchors
+(labels) overrides it. Tasks are compositions: `LZN.translate(batch, source, target)` decodes the
+source's latents with the target's decoder. A new data type is one subclass:
 
     class TextModality(Modality):
         name = "text"
         def validate(self, batch): ...           # raise ValueError naming the problem
         def encode(self, batch): ...             # -> anchors (b, latent_dim)
-        def decode(self, latents, **kw): ...     # -> samples (or raise if it has no decoder)
+        def decode(self, latents, **kw): ...     # -> samples (omit if it has no decoder)
 
-and `LZN(..., modalities={"text": TextModality(...)})` composes it with the others.
+then `model.add_modality(TextModality(...))` and `model.translate(texts, "text", "image")`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import torch
 from torch import Tensor, nn
+
+from lzn import zoning
 
 
 class Modality(nn.Module, ABC):
     name: str
     latent_dim: int
+    # How latents are computed from this modality's anchors (DESIGN.md section 2).
+    flow: dict = {"solver": "euler", "steps": 20, "g": 1e-3}  # noqa: RUF012 (never mutated)
 
     @abstractmethod
     def validate(self, batch: Tensor) -> Tensor:
@@ -32,5 +39,26 @@ class Modality(nn.Module, ABC):
     def encode(self, batch: Tensor) -> Tensor:
         """Anchors (b, latent_dim) of a batch of samples."""
 
-    def decode(self, latents: Tensor, **kwargs) -> Tensor:
+    def latents(
+        self,
+        batch: Tensor,
+        *,
+        alpha: float = 1.0,
+        bank: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Latents (b, q) of the batch in the zones cut by its anchors (plus a fixed `bank`)."""
+        anchors = self.encode(batch)
+        index = None
+        if bank is not None:
+            index = torch.arange(len(bank), len(bank) + len(anchors), device=anchors.device)
+            anchors = torch.cat([bank.to(anchors), anchors])
+        return zoning.compute_latents(
+            anchors, alpha=alpha, index=index, generator=generator, **self.flow
+        )
+
+    def decode(
+        self, latents: Tensor, *, generator: torch.Generator | None = None, **kwargs
+    ) -> Tensor:
+        """Samples for latents (b, q); randomness, if any, comes from `generator`."""
         raise NotImplementedError(f"the {self.name} modality of this model has no decoder")

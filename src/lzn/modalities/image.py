@@ -30,8 +30,11 @@ class ImageModality(Modality):
         channels: int,
         latent_dim: int,
         num_classes: int = 0,
+        flow: dict | None = None,
     ):
         super().__init__()
+        if flow is not None:
+            self.flow = dict(flow)
         self.encoder, self.decoder = encoder, decoder
         self.image_size, self.channels = image_size, channels
         self.latent_dim, self.num_classes = latent_dim, num_classes
@@ -81,7 +84,7 @@ class ImageModality(Modality):
             raise ValueError("this model has no image decoder (a representation-only preset)")
         return self.decoder
 
-    def _onehot(self, labels: Tensor | None, b: int) -> Tensor | None:
+    def _onehot(self, labels: Tensor | None) -> Tensor | None:
         if self.num_classes == 0:
             return None
         if labels is None:
@@ -93,7 +96,7 @@ class ImageModality(Modality):
     def velocity(self, latents: Tensor, labels: Tensor | None = None) -> rf.Velocity:
         """The decoder's velocity field for fixed latents (and labels)."""
         decoder = self._require_decoder()
-        onehot = self._onehot(labels, latents.shape[0])
+        onehot = self._onehot(labels)
         return lambda x, t: decoder(x, t, latents, onehot)
 
     def loss(self, images: Tensor, latents: Tensor, labels: Tensor | None = None, **kw) -> Tensor:

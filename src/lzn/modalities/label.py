@@ -54,9 +54,17 @@ class LabelModality(Modality):
         return self.anchors[self.validate(labels)]
 
     def latents(
-        self, labels: Tensor, *, alpha: float = 1.0, generator: torch.Generator | None = None
+        self,
+        labels: Tensor,
+        *,
+        alpha: float = 1.0,
+        bank: Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Latents in the zones of `labels` (class-conditional generation), uniform weights."""
+        """Latents in the zones of `labels` among all label anchors, with uniform weights (the
+        label set is fixed, so `bank` does not apply)."""
+        if bank is not None:
+            raise ValueError("labels have a fixed anchor set: bank= does not apply to them")
         labels = self.validate(labels)
         return zoning.compute_latents(
             self.anchors,
@@ -68,8 +76,14 @@ class LabelModality(Modality):
             generator=generator,
         )
 
-    def decode(self, latents: Tensor, *, weights: Tensor | None = None) -> Tensor:
-        """The label (b,) whose zone holds each latent."""
+    def decode(
+        self,
+        latents: Tensor,
+        *,
+        weights: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The label (b,) whose zone holds each latent (deterministic: `generator` is unused)."""
         return zoning.assign(
             latents, self.anchors, steps=self.steps, solver=self.solver, weights=weights
         )

@@ -94,6 +94,8 @@ def _rk45(velocity: Velocity, x: Tensor, t0: float, t1: float, rtol: float, atol
         err = sum(e * k for e, k in zip(_E, ks, strict=True)) * step.view(shape).to(x.dtype)
         scale = atol + rtol * torch.maximum(x.abs(), x_new.abs())
         err_norm = (err / scale).flatten(1).square().mean(1).sqrt().double()
+        if not bool(torch.isfinite(err_norm[active]).all()):
+            raise FloatingPointError("the velocity returned NaN or inf during RK45 integration")
         accept = active & (err_norm <= 1.0)
         a = accept.view(shape)
         x = torch.where(a, x_new, x)
