@@ -1,14 +1,16 @@
 """Time and peak memory of the latent flow, lzn against the official code's materialised form.
 
-One case = `compute_latents` over n anchors of dimension q (20 Euler steps, the latents of all n
-samples), then a backward pass from the sum of the latents: the cost of one training step's latent
-computation. Every case runs in a fresh process so that CPU peak memory (resident set growth) is
-its own; on CUDA the peak is torch.cuda.max_memory_allocated. The last table is the error of the
-latents against a float64 brute force on near-duplicate anchors (pairs 1e-4 apart).
+One case = `compute_latents` of m samples against n anchors of dimension q (20 Euler steps; m = n
+unless --queries is given, as on one GPU; m < n is one rank's shard of a gathered batch), then a
+backward pass from the sum of the latents: the cost of one training step's latent computation.
+Every case runs in a fresh process so that CPU peak memory (resident set growth) is its own; on
+CUDA the peak is torch.cuda.max_memory_allocated. The last table is the error of the latents
+against a float64 brute force on near-duplicate anchors (pairs 1e-4 apart).
 
     python benchmarks/latent_flow.py                      # CPU: n = 512, 2000, 8192; q = 64, 200
-    python benchmarks/latent_flow.py --device cuda        # CUDA: n = 512 .. 65536 at q = 200
+    python benchmarks/latent_flow.py --device cuda        # CUDA: n = 512 .. 65536, 2000 x 16000
     python benchmarks/latent_flow.py --sizes 512 --dims 64 --repeats 5
+    python benchmarks/latent_flow.py --sizes 16000 --dims 200 --queries 2000
 """
 
 from __future__ import annotations
@@ -41,19 +43,20 @@ def _sync(device: str) -> None:
 
 def _step(method: str, anchors: torch.Tensor, noise: torch.Tensor) -> None:
     a = anchors.detach().requires_grad_(True)
+    index = torch.arange(noise.shape[0], device=a.device)
     if method == "lzn":
-        z = zoning.compute_latents(a, noise=noise, steps=STEPS)
+        z = zoning.compute_latents(a, noise=noise, index=index, steps=STEPS)
     else:
-        z = reference.compute_latents(a, noise, steps=STEPS)
+        z = reference.compute_latents(a, noise, index=index, steps=STEPS)
     z.sum().backward()
 
 
-def _measure(method: str, n: int, q: int, device: str, repeats: int, out) -> None:
+def _measure(method: str, m: int, n: int, q: int, device: str, repeats: int, out) -> None:
     """Runs in a child process: (median seconds, peak bytes) or the error that stopped it."""
     try:
         gen = torch.Generator(device=device).manual_seed(0)
         anchors = torch.randn(n, q, device=device, generator=gen)
-        noise = torch.randn(n, q, device=device, generator=gen)
+        noise = torch.randn(m, q, device=device, generator=gen)
         _sync(device)
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
@@ -79,18 +82,18 @@ def _measure(method: str, n: int, q: int, device: str, repeats: int, out) -> Non
         out.put(f"failed: {str(e).splitlines()[0][:60]}")
 
 
-def measure(method: str, n: int, q: int, device: str, repeats: int):
+def measure(method: str, m: int, n: int, q: int, device: str, repeats: int):
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(method, n, q, device, repeats, out))
+    proc = ctx.Process(target=_measure, args=(method, m, n, q, device, repeats, out))
     proc.start()
     proc.join()
     return out.get() if not out.empty() else f"crashed (exit code {proc.exitcode})"
 
 
-def materialised_fits(n: int, q: int, device: str, limit_gib: float) -> bool:
-    # One (n, n, q) float32 difference tensor, with a few temporaries alive at once.
-    return 3 * n * n * q * 4 / 2**30 <= limit_gib
+def materialised_fits(m: int, n: int, q: int, limit_gib: float) -> bool:
+    # One (m, n, q) float32 difference tensor, with a few temporaries alive at once.
+    return 3 * m * n * q * 4 / 2**30 <= limit_gib
 
 
 def near_duplicate_errors(n: int, q: int) -> dict[str, float]:
@@ -126,6 +129,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--dims", type=int, nargs="+", default=None)
+    parser.add_argument("--queries", type=int, default=None, help="m: latents per case (<= n)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--materialised-limit-gib",
@@ -138,6 +142,9 @@ def main() -> None:
     cuda = device == "cuda"
     sizes = args.sizes or ([512, 2000, 8192, 16384, 65536] if cuda else [512, 2000, 8192])
     dims = args.dims or ([200] if cuda else [64, 200])
+    cases = [(min(args.queries or n, n), n, q) for q in dims for n in sizes]
+    if cuda and not (args.sizes or args.queries):
+        cases.append((2000, 16000, 200))  # DESIGN.md section 3: 2000 queries x 16000 anchors
     limit = args.materialised_limit_gib or (60.0 if cuda else 12.0)
     name = torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine()
     print(f"# Latent flow, {STEPS} Euler steps, forward + backward, float32 inputs")
@@ -145,26 +152,24 @@ def main() -> None:
         f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
     print()
-    print("| n | q | lzn ms | lzn peak MiB | materialised ms | materialised peak MiB | speed-up |")
+    print(
+        "| m x n | q | lzn ms | lzn peak MiB | materialised ms | materialised peak MiB | speed-up |"
+    )
     print("|---|---|---|---|---|---|---|")
-    for q in dims:
-        for n in sizes:
-            ours = measure("lzn", n, q, device, args.repeats)
-            theirs = (
-                measure("materialised", n, q, device, max(1, args.repeats // 3))
-                if materialised_fits(n, q, device, limit)
-                else "skipped (too large)"
-            )
-            speedup = (
-                f"{theirs[0] / ours[0]:.1f}x"
-                if not isinstance(ours, str) and not isinstance(theirs, str)
-                else "-"
-            )
-            print(
-                f"| {n} | {q} | {' | '.join(_cell(ours))} | {' | '.join(_cell(theirs))} "
-                f"| {speedup} |",
-                flush=True,
-            )
+    for m, n, q in cases:
+        ours = measure("lzn", m, n, q, device, args.repeats)
+        theirs = (
+            measure("materialised", m, n, q, device, max(1, args.repeats // 3))
+            if materialised_fits(m, n, q, limit)
+            else "skipped (too large)"
+        )
+        speedup = (
+            f"{theirs[0] / ours[0]:.1f}x"
+            if not isinstance(ours, str) and not isinstance(theirs, str)
+            else "-"
+        )
+        cells = " | ".join([*_cell(ours), *_cell(theirs)])
+        print(f"| {m} x {n} | {q} | {cells} | {speedup} |", flush=True)
     print()
     print("Max abs error of the latents vs float64, near-duplicate anchors (n=512, q=200):")
     print()

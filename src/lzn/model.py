@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 import lzn
+from lzn import rng
 from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
@@ -183,7 +184,7 @@ class LZN(nn.Module):
             if self.image.num_classes:
                 raise ValueError("this decoder is class-conditional: pass labels")
             device = next(self.parameters()).device
-            z = alpha * torch.randn(n, self.latent_dim, generator=generator, device=device)
+            z = alpha * rng.randn(n, self.latent_dim, generator=generator, device=device)
             return self.image.decode(z, **kwargs)
         labels = self._modality("label").validate(labels)
         if len(labels) != n:

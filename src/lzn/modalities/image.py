@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lzn import rng
 from lzn.modalities import rectified_flow as rf
 from lzn.modalities.base import Modality
 
@@ -117,7 +118,7 @@ class ImageModality(Modality):
         rf.check_sampler(sampler, steps)
         shape = (latents.shape[0], self.channels, self.image_size, self.image_size)
         if noise is None:
-            noise = torch.randn(shape, generator=generator, device=latents.device)
+            noise = rng.randn(*shape, generator=generator, device=latents.device)
         x, _ = rf.integrate(
             self.velocity(latents, labels),
             noise.to(latents.dtype),

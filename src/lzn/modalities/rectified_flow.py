@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from lzn import rng
+
 Velocity = Callable[[Tensor, Tensor], Tensor]  # (x (b, ...), t (b,)) -> velocity (b, ...)
 
 T_MIN = 1e-3
@@ -31,9 +33,9 @@ def loss(
     """Per-sample mean squared error of the velocity, averaged over the batch (t ~ U[T_MIN, 1])."""
     b = images.shape[0]
     if noise is None:
-        noise = torch.randn(images.shape, generator=generator, device=images.device)
+        noise = rng.randn(*images.shape, generator=generator, device=images.device)
     if t is None:
-        t = T_MIN + (1 - T_MIN) * torch.rand(b, generator=generator, device=images.device)
+        t = T_MIN + (1 - T_MIN) * rng.rand(b, generator=generator, device=images.device)
     tb = t.view(b, *[1] * (images.ndim - 1))
     x_t = tb * images + (1 - tb) * noise
     err = (velocity(x_t, t) - (images - noise)).square()

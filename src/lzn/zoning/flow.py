@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lzn import rng
 from lzn.zoning import validation as check
 from lzn.zoning.field import AnchorField
 from lzn.zoning.kernel import nearest_anchor
@@ -80,7 +81,7 @@ def compute_latents(
     anchors, log_w = _prepare(anchors, weights, noise=noise)
     idx = check.index(index, anchors.shape[0], anchors.device)
     if noise is None:
-        noise = torch.randn(
+        noise = rng.randn(
             idx.shape[0], anchors.shape[1], generator=generator, device=anchors.device
         ).to(anchors.dtype)
     else:

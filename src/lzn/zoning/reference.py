@@ -49,8 +49,10 @@ def compute_latents(
     g: float = 1e-3,
     steps: int = 20,
     solver: str | Solver = "euler",
+    index: Tensor | None = None,
 ) -> Tensor:
-    start = (1.0 - g) * anchors + (g * alpha) * noise
+    own = anchors if index is None else anchors[index]
+    start = (1.0 - g) * own + (g * alpha) * noise
     return get_solver(solver).integrate(MaterialisedField(anchors), start, latent_grid(g, steps))
 
 
