@@ -10,13 +10,10 @@ from pathlib import Path
 def _demo(args: argparse.Namespace) -> int:
     from lzn import demo
 
-    report = demo.run(Path(args.out), quick=args.quick, seed=args.seed)
+    out = Path(args.out)
+    report = demo.run(out, quick=args.quick, seed=args.seed, steps=args.steps)
     print(demo.summary(report))
-    print(f"Report: {Path(args.out) / 'report.json'}")
-    print(
-        "Training on the built-in digits (the digits-joint model) comes with the training issue; "
-        "this demo checks the latent zoning core it will stand on."
-    )
+    print(f"Model, report, samples and plots in {out}/")
     return 0
 
 
@@ -30,12 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="run the built-in demonstration on CPU",
-        description="Show the latent zoning core at work on CPU: Gaussian latents, disjoint "
-        "zones, and the paper's Theorem 1; writes OUT/report.json.",
+        help="train the digits-joint model on the built-in digits (CPU, minutes)",
+        description="Train one LZN model for classification and class-conditional generation "
+        "on scikit-learn's digits (held-out split), then write OUT/model (the weights), "
+        "OUT/report.json and report.txt (held-out accuracy, and the fraction of generated "
+        "samples an SVC reads as the requested digit), samples.png, curves.png, latents.png.",
     )
     demo.add_argument("--out", default="lzn-demo", help="output folder (default: lzn-demo)")
-    demo.add_argument("--quick", action="store_true", help="smaller sizes, a few seconds")
+    demo.add_argument(
+        "--quick", action="store_true", help="a few training steps, under a minute (for tests)"
+    )
+    demo.add_argument("--steps", type=int, default=None, help="training steps (default: 700)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.set_defaults(run=_demo)
     return parser

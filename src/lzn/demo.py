@@ -1,14 +1,23 @@
-"""`lzn demo`: the latent zoning core at work, on CPU, in seconds.
+"""`lzn demo`: train the digits-joint model on scikit-learn's digits, on CPU, in a few minutes.
 
-Until training lands (the issue "Training the three case studies"), the demo shows the properties
-everything else stands on: latents of a batch of anchors are N(0, I), each latent flows back to
-its own anchor (disjoint zones, more exactly with more steps), and the paper's Theorem 1 holds.
+One model does both tasks of case study 3: classification (image encoder + label decoder) and
+class-conditional generation (label encoder + image decoder). The demo trains it with the same
+Lightning module as the paper recipes, then writes to its output folder:
+
+    model/          the EMA weights (LZN.from_pretrained)
+    report.json     held-out accuracy, sample accuracy, protocol and versions; report.txt
+    samples.png     10 generated samples per class
+    curves.png      the training losses
+    latents.png     the held-out latents (zone centres) in 2-D (PCA), coloured by class
+
+Sample accuracy is the fraction of class-conditional samples that an independent classifier (an
+SVC on the real training digits) reads as the requested digit.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-import math
 import platform
 import time
 from pathlib import Path
@@ -16,76 +25,174 @@ from pathlib import Path
 import torch
 
 import lzn
-from lzn import zoning
+from lzn import presets
+from lzn.data import digits
+from lzn.train.module import JointModule
+
+PRESET = "digits-joint"
+# 400 steps reach ~97% held-out accuracy in about 3 minutes on 2 cores (docs/results.md).
+STEPS, QUICK_STEPS = 400, 40
+SAMPLES_PER_CLASS = 10
 
 
-def _gaussian_prior(n: int, q: int, gen: torch.Generator) -> dict:
-    anchors = torch.randn(n, q, generator=gen) * 2.0 + 3.0
-    z = zoning.compute_latents(anchors, solver="dpm++", generator=gen)
-    cov = torch.cov(z.T)
-    return {
-        "anchors": n,
-        "dim": q,
-        "latent_mean_max_abs": z.mean(0).abs().max().item(),
-        "latent_cov_max_abs_error": (cov - torch.eye(q)).abs().max().item(),
-        "sampling_error_of_mean": 1 / math.sqrt(n),
-    }
+def train(out: Path, steps: int, seed: int) -> JointModule:
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+    from torch.utils.data import DataLoader, TensorDataset
+
+    L.seed_everything(seed, verbose=False)
+    x_train, y_train, _, _ = digits.load(seed=seed)
+    recipe = presets.recipe(PRESET)
+    recipe["iterations"] = {part: steps for part in recipe["iterations"]}
+    module = JointModule(presets.config(PRESET), recipe)
+    loader = DataLoader(
+        TensorDataset(x_train, y_train),
+        batch_size=recipe["batch_size"],
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    trainer = L.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        devices=1,
+        logger=CSVLogger(out, name="logs", version=""),
+        log_every_n_steps=5,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        default_root_dir=out,
+    )
+    trainer.fit(module, loader)
+    return module
 
 
-def _round_trip(n: int, q: int, steps: list[int], gen: torch.Generator) -> dict:
-    anchors = torch.randn(n, q, generator=gen)
-    own = torch.arange(n)
-    hits = {}
-    for k in steps:
-        z = zoning.compute_latents(anchors, steps=k, generator=gen)
-        hits[str(k)] = (zoning.assign(z, anchors, steps=k) == own).float().mean().item()
-    return {"anchors": n, "dim": q, "own_anchor_fraction_by_steps": hits}
+def _sample_accuracy(samples: torch.Tensor, labels: torch.Tensor, x_train, y_train) -> float:
+    from sklearn.svm import SVC
+
+    svc = SVC().fit(x_train.flatten(1).numpy(), y_train.numpy())
+    predicted = svc.predict(samples.flatten(1).numpy())
+    return float((torch.tensor(predicted) == labels).float().mean())
 
 
-def _theorem_1(samples: int, g: float, gen: torch.Generator) -> dict:
-    anchors = torch.tensor([[-1.0], [1.0]])
-    index = torch.zeros(samples, dtype=torch.long)
-    z = zoning.compute_latents(anchors, index=index, g=g, steps=40, generator=gen)
-    wrong = (zoning.assign(z, anchors, steps=40) == 1).double().mean().item()
-    return {
-        "g": g,
-        "samples": samples,
-        "wrong_zone_fraction": wrong,
-        "theory_phi_(g-1)/g": 0.5 * math.erfc((1 - g) / g / math.sqrt(2)),
-        "monte_carlo_std": math.sqrt(wrong * (1 - wrong) / samples),
-    }
-
-
-def run(out: Path, *, quick: bool = False, seed: int = 0) -> dict:
+def evaluate(
+    model: lzn.LZN, seed: int, sampler: str = "rk45"
+) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    x_train, y_train, x_test, y_test = digits.load(seed=seed)
+    model.eval()
     gen = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
+    bank = model.anchor_bank(x_train)
+    predicted = model.classify(x_test, alpha=0.0, bank=bank)
+    labels = torch.arange(10).repeat_interleave(SAMPLES_PER_CLASS)
+    samples = model.generate(len(labels), labels, sampler=sampler, steps=10, generator=gen)
+    with torch.no_grad():
+        centres = model.latents(x_test, alpha=0.0, bank=bank)
     report = {
-        "lzn_version": lzn.__version__,
-        "torch_version": torch.__version__,
-        "machine": platform.platform(),
-        "gaussian_prior": _gaussian_prior(500 if quick else 3000, 6, gen),
-        "round_trip": _round_trip(64 if quick else 256, 32, [5, 20, 100], gen),
-        "theorem_1": _theorem_1(10_000 if quick else 100_000, 0.3, gen),
+        "accuracy": float((predicted == y_test).float().mean()),
+        "sample_accuracy": _sample_accuracy(samples, labels, x_train, y_train),
+        "protocol": {
+            "data": f"scikit-learn digits, {len(x_train)} train / {len(x_test)} held-out test",
+            "accuracy": "image encoder + label decoder, alpha = 0 (zone centres), zones cut by "
+            "the train-set anchors (a fixed bank) plus the test batch, uniform class weights",
+            "sample_accuracy": f"{SAMPLES_PER_CLASS} samples per class ({sampler}), read by an "
+            "SVC trained on the real training digits",
+        },
     }
-    report["seconds"] = time.perf_counter() - start
+    return report, samples, centres
+
+
+def _save_samples(samples: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+
+    # One row per class, a grey line around every 8x8 sample.
+    cells = torch.nn.functional.pad(samples[:, 0], (1, 1, 1, 1), value=0.0)  # (n, 10, 10)
+    grid = cells.view(10, SAMPLES_PER_CLASS, 10, 10).permute(0, 2, 1, 3).reshape(100, -1)
+    pixels = ((grid + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
+    height, width = pixels.shape
+    Image.fromarray(pixels).resize((width * 4, height * 4), Image.NEAREST).save(path)
+
+
+def _save_curves(metrics_csv: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float]]] = {}
+    with open(metrics_csv) as f:
+        for row in csv.DictReader(f):
+            for key in ("loss/rf", "loss/label"):
+                if row.get(key):
+                    series.setdefault(key, []).append((int(row["step"]), float(row[key])))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, points in series.items():
+        ax.plot(*zip(*points, strict=True), label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.set_title("digits-joint training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _save_latents(centres: torch.Tensor, labels: torch.Tensor, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centred = centres - centres.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    xy = (centred @ v[:2].T).numpy()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=labels.numpy(), cmap="tab10", s=8)
+    ax.legend(*points.legend_elements(), title="digit", fontsize=7, loc="best")
+    ax.set_title("held-out latents (zone centres), PCA")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(out: Path, *, quick: bool = False, seed: int = 0, steps: int | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
+    steps = steps or (QUICK_STEPS if quick else STEPS)
+    start = time.perf_counter()
+    module = train(out, steps, seed)
+    train_seconds = time.perf_counter() - start
+    with module.ema.applied(module.model) as model:
+        model.save_pretrained(out / "model")
+        # --quick: a 10-step Euler sampler instead of RK45, whose adaptive steps are many on an
+        # untrained decoder.
+        report, samples, centres = evaluate(model, seed, "euler" if quick else "rk45")
+    report.update(
+        {
+            "preset": PRESET,
+            "steps": steps,
+            "seed": seed,
+            "train_seconds": train_seconds,
+            "total_seconds": time.perf_counter() - start,
+            "weights": "EMA",
+            "lzn_version": lzn.__version__,
+            "torch_version": torch.__version__,
+            "machine": platform.platform(),
+            "threads": torch.get_num_threads(),
+        }
+    )
+    _save_samples(samples, out / "samples.png")
+    _save_curves(out / "logs" / "metrics.csv", out / "curves.png")
+    _save_latents(centres, digits.load(seed=seed)[3], out / "latents.png")
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.txt").write_text(summary(report) + "\n")
     return report
 
 
 def summary(report: dict) -> str:
-    gp, rt, th = report["gaussian_prior"], report["round_trip"], report["theorem_1"]
-    trips = ", ".join(f"{k} steps {v:.1%}" for k, v in rt["own_anchor_fraction_by_steps"].items())
     return "\n".join(
         [
-            f"Gaussian prior ({gp['anchors']} anchors far from the origin, dim {gp['dim']}):",
-            f"  latent mean within {gp['latent_mean_max_abs']:.3f} of 0 "
-            f"(sampling error {gp['sampling_error_of_mean']:.3f}), "
-            f"covariance within {gp['latent_cov_max_abs_error']:.3f} of I",
-            f"Disjoint zones ({rt['anchors']} random anchors, dim {rt['dim']}): latents that "
-            f"flow back to their own anchor: {trips}",
-            f"Theorem 1 (anchors -1, +1, g = {th['g']}): wrong zone {th['wrong_zone_fraction']:.4f}"
-            f" +- {th['monte_carlo_std']:.4f}, theory {th['theory_phi_(g-1)/g']:.4f}",
-            f"({report['seconds']:.1f} s)",
+            f"{report['preset']}: {report['steps']} steps in {report['train_seconds']:.0f} s "
+            f"({report['threads']} threads)",
+            f"held-out accuracy: {report['accuracy']:.1%}",
+            f"class-conditional samples read as the requested digit: "
+            f"{report['sample_accuracy']:.1%}",
         ]
     )

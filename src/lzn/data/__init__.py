@@ -1,0 +1,1 @@
+"""Data sets: built-in offline ones (scikit-learn's digits) for now."""
