@@ -32,3 +32,60 @@ def test_unknown_command_is_refused(capsys):
         cli.main(["frobnicate"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    from lzn import presets
+
+    folder = tmp_path_factory.mktemp("model")
+    presets.build("digits-joint", tiny=True).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    folder = tmp_path_factory.mktemp("digits")
+    paths = []
+    for i, image in enumerate(load_digits().images[:5]):
+        path = folder / f"digit{i}.png"
+        Image.fromarray((image * 255 / 16).astype("uint8")).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_sample_writes_a_grid(saved_model, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    args = ["sample", "--model", str(saved_model), "--n", "6", "--label", "3"]
+    assert cli.main([*args, "--sampler", "euler", "--steps", "2", "--out", str(out)]) == 0
+    assert Image.open(out).size == (6 * 10 * 4, 10 * 4)  # 6 cells of 8+2 pixels, scaled 4x
+
+
+def test_classify_and_embed_read_image_files(saved_model, digit_files, tmp_path, capsys):
+    import numpy as np
+
+    assert cli.main(["classify", "--model", str(saved_model), *digit_files]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == digit_files
+    assert all(0 <= int(line.split("\t")[1]) < 10 for line in lines)
+    out = tmp_path / "emb.npy"
+    assert cli.main(["embed", "--model", str(saved_model), *digit_files, "--out", str(out)]) == 0
+    assert np.load(out).shape == (5, 16)
+
+
+def test_commands_answer_bad_input_in_one_line(saved_model, digit_files, tmp_path, capsys):
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.new("L", (28, 28)).save(big)
+    assert cli.main(["classify", "--model", str(saved_model), str(big)]) == 2
+    assert "big.png is 28x28, the model takes 8x8" in capsys.readouterr().err
+    assert cli.main(["classify", "--model", str(tmp_path), *digit_files]) == 2
+    assert "config.json does not exist" in capsys.readouterr().err
+    assert cli.main(["sample", "--model", str(saved_model), "--n", "2", "--label", "12"]) == 2
+    assert "label 12 is outside the label set" in capsys.readouterr().err

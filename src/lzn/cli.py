@@ -17,6 +17,51 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_model(path: str):
+    from lzn import LZN
+
+    return LZN.from_pretrained(path).eval()
+
+
+def _read_images(model, paths: list[str]):
+    from lzn import images
+
+    cfg = model.config["image"]
+    return images.load(paths, size=cfg["size"], channels=cfg["channels"])
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from lzn import images
+
+    model = _load_model(args.model)
+    labels = [args.label] * args.n if args.label is not None else None
+    gen = torch.Generator().manual_seed(args.seed)
+    samples = model.generate(args.n, labels, sampler=args.sampler, steps=args.steps, generator=gen)
+    images.save_grid(samples, args.out, columns=min(args.n, 8))
+    print(f"{args.n} samples written to {args.out}")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    predicted = model.classify(_read_images(model, args.images), alpha=args.alpha)
+    for path, label in zip(args.images, predicted.tolist(), strict=True):
+        print(f"{path}\t{label}")
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    model = _load_model(args.model)
+    features = model.embed(_read_images(model, args.images))
+    np.save(args.out, features.cpu().numpy())
+    print(f"{tuple(features.shape)} features written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lzn", description="Latent Zoning Networks: one Gaussian latent space for all tasks."
@@ -40,12 +85,54 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=None, help="training steps (default: 700)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.set_defaults(run=_demo)
+
+    sample = commands.add_parser(
+        "sample",
+        help="generate images with a saved model",
+        description="Generate N images (class-conditional with --label) and write them as a "
+        "PNG grid.",
+    )
+    sample.add_argument("--model", required=True, help="a save_pretrained folder")
+    sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
+    sample.add_argument("--label", type=int, default=None, help="class of every image")
+    sample.add_argument("--sampler", default="rk45", choices=["rk45", "euler", "heun"])
+    sample.add_argument("--steps", type=int, default=20, help="steps of euler/heun (default: 20)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
+    sample.set_defaults(run=_sample)
+
+    classify = commands.add_parser(
+        "classify",
+        help="classify image files with a saved model",
+        description="Print the predicted label of each image file (tab-separated). Files must "
+        "have the model's size. The files form one batch: their latents share zones.",
+    )
+    classify.add_argument("--model", required=True, help="a save_pretrained folder")
+    classify.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    classify.add_argument(
+        "--alpha", type=float, default=0.0, help="latent noise scale (default: 0, zone centres)"
+    )
+    classify.set_defaults(run=_classify)
+
+    embed = commands.add_parser(
+        "embed",
+        help="embed image files with a saved model",
+        description="Write the features of the image files as an (n, d) .npy array.",
+    )
+    embed.add_argument("--model", required=True, help="a save_pretrained folder")
+    embed.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    embed.add_argument("--out", default="embeddings.npy", help="output .npy file")
+    embed.set_defaults(run=_embed)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as e:  # bad input: one clear line, no traceback
+        print(f"lzn {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -25,23 +25,24 @@ from pathlib import Path
 import torch
 
 import lzn
-from lzn import presets
+from lzn import images, presets
 from lzn.data import digits
 from lzn.train.module import JointModule
 
 PRESET = "digits-joint"
 # 400 steps: 97% held-out accuracy in about 3 minutes on 2 cores (docs/results.md).
 STEPS, QUICK_STEPS = 400, 40
+Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x/y train, x/y test
 SAMPLES_PER_CLASS = 10
 
 
-def train(out: Path, steps: int, seed: int) -> JointModule:
+def train(out: Path, data: Data, steps: int, seed: int) -> JointModule:
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger
     from torch.utils.data import DataLoader, TensorDataset
 
     L.seed_everything(seed, verbose=False)
-    x_train, y_train, _, _ = digits.load(seed=seed)
+    x_train, y_train, _, _ = data
     recipe = presets.recipe(PRESET)
     recipe["iterations"] = {part: steps for part in recipe["iterations"]}
     module = JointModule(presets.config(PRESET), recipe)
@@ -75,9 +76,9 @@ def _sample_accuracy(samples: torch.Tensor, labels: torch.Tensor, x_train, y_tra
 
 
 def evaluate(
-    model: lzn.LZN, seed: int, sampler: str = "rk45"
+    model: lzn.LZN, data: Data, seed: int, sampler: str = "rk45"
 ) -> tuple[dict, torch.Tensor, torch.Tensor]:
-    x_train, y_train, x_test, y_test = digits.load(seed=seed)
+    x_train, y_train, x_test, y_test = data
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     bank = model.anchor_bank(x_train)
@@ -98,17 +99,6 @@ def evaluate(
         },
     }
     return report, samples, centres
-
-
-def _save_samples(samples: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    # One row per class, a grey line around every 8x8 sample.
-    cells = torch.nn.functional.pad(samples[:, 0], (1, 1, 1, 1), value=0.0)  # (n, 10, 10)
-    grid = cells.view(10, SAMPLES_PER_CLASS, 10, 10).permute(0, 2, 1, 3).reshape(100, -1)
-    pixels = ((grid + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
-    height, width = pixels.shape
-    Image.fromarray(pixels).resize((width * 4, height * 4), Image.NEAREST).save(path)
 
 
 def _save_curves(metrics_csv: Path, path: Path) -> None:
@@ -156,14 +146,15 @@ def _save_latents(centres: torch.Tensor, labels: torch.Tensor, path: Path) -> No
 def run(out: Path, *, quick: bool = False, seed: int = 0, steps: int | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     steps = steps or (QUICK_STEPS if quick else STEPS)
+    data = digits.load(seed=seed)
     start = time.perf_counter()
-    module = train(out, steps, seed)
+    module = train(out, data, steps, seed)
     train_seconds = time.perf_counter() - start
     with module.ema.applied(module.model) as model:
         model.save_pretrained(out / "model")
         # --quick: a 10-step Euler sampler instead of RK45, whose adaptive steps are many on an
         # untrained decoder.
-        report, samples, centres = evaluate(model, seed, "euler" if quick else "rk45")
+        report, samples, centres = evaluate(model, data, seed, "euler" if quick else "rk45")
     report.update(
         {
             "preset": PRESET,
@@ -178,9 +169,9 @@ def run(out: Path, *, quick: bool = False, seed: int = 0, steps: int | None = No
             "threads": torch.get_num_threads(),
         }
     )
-    _save_samples(samples, out / "samples.png")
+    images.save_grid(samples, out / "samples.png", columns=SAMPLES_PER_CLASS)  # a row per class
     _save_curves(out / "logs" / "metrics.csv", out / "curves.png")
-    _save_latents(centres, digits.load(seed=seed)[3], out / "latents.png")
+    _save_latents(centres, data[3], out / "latents.png")
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.txt").write_text(summary(report) + "\n")
     return report
