@@ -65,6 +65,9 @@ def test_foreign_or_missing_files_are_refused(model, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(ValueError, match="not an lzn model config"):
         LZN.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"format": "lzn-model", "latent_dim": 4}))
+    with pytest.raises(ValueError, match="does not describe an lzn model"):
+        LZN.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         LZN.from_pretrained(tmp_path)

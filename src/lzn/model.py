@@ -274,7 +274,10 @@ class LZN(nn.Module):
                 f"{weights_path} is not a readable safetensors file (truncated, or another "
                 f"format such as a pickle, which is never loaded): {e}"
             ) from None
-        model = cls(config)
+        try:
+            model = cls(config)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{config_path} does not describe an lzn model: {e!r}") from None
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:

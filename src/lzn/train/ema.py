@@ -26,6 +26,8 @@ class EMA:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, p in module.named_parameters():
+            if self.shadow[k].device != p.device:  # the module moved (e.g. to the GPU) after init
+                self.shadow[k] = self.shadow[k].to(p.device)
             self.shadow[k].lerp_(p.detach(), 1.0 - decay)
 
     @contextlib.contextmanager
