@@ -23,6 +23,9 @@ from lzn import zoning
 from lzn.model import LZN
 from lzn.train.ema import EMA
 
+# Adam is every recipe's; SGD makes one step an exact function of the gradient (tests, probes).
+_OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
 
 class LZNModule(L.LightningModule):
     def __init__(self, config: dict, recipe: dict):
@@ -53,7 +56,10 @@ class LZNModule(L.LightningModule):
     def configure_optimizers(self):
         lr = self.recipe["lr"]
         groups = [{"params": p, "lr": lr[name], "name": name} for name, p in self.parts().items()]
-        optimizer = torch.optim.Adam(groups, weight_decay=self.recipe.get("weight_decay", 0.0))
+        kind = self.recipe.get("optimizer", "adam")
+        if kind not in _OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {kind!r}: use one of {', '.join(_OPTIMIZERS)}")
+        optimizer = _OPTIMIZERS[kind](groups, weight_decay=self.recipe.get("weight_decay", 0.0))
         warmup = max(1, self.recipe.get("warmup_steps", 0))
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, (step + 1) / warmup)
