@@ -73,6 +73,18 @@ def test_parts_freeze_after_their_iterations():
     assert not torch.equal(next(one.encoder.parameters()), next(three.encoder.parameters()))
 
 
+def test_steps_after_every_budget_change_nothing():
+    module = _module(iterations={"encoder": 1, "decoder": 1, "label": 1})
+    runs = []
+    for steps in (1, 3):
+        trained = copy.deepcopy(module)
+        torch.manual_seed(0)
+        _fit(trained, steps)
+        runs.append(trained.model.state_dict())
+    for k, v in runs[0].items():
+        assert torch.equal(v, runs[1][k]), k
+
+
 def test_training_lowers_both_losses():
     torch.manual_seed(0)
     module = _module(warmup_steps=1)

@@ -84,7 +84,8 @@ class LZNModule(L.LightningModule):
         optimizer = self.optimizers()
         schedule = self.lr_schedulers()
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(total)
+        if total.requires_grad:  # False once every part has used its budget: nothing to train
+            self.manual_backward(total)
         params = [p for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.recipe["grad_clip"])
         finite = bool(torch.isfinite(norm))
