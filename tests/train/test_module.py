@@ -55,16 +55,21 @@ def test_a_non_finite_gradient_skips_the_step():
     assert module.skipped_steps == 2 and trainer.global_step == 2
 
 
+def _trained_copies(module, steps=(1, 3)):
+    """Copies of the module trained for each number of steps from the same start and noise."""
+    copies = []
+    for n in steps:
+        trained = copy.deepcopy(module)
+        torch.manual_seed(0)
+        _fit(trained, n)
+        copies.append(trained.model)
+    return copies
+
+
 def test_parts_freeze_after_their_iterations():
     """With a decoder budget of 1 step, 3 steps leave the decoder as 1 step left it."""
     module = _module(iterations={"encoder": 100, "decoder": 1, "label": 100})
-    runs = []
-    for steps in (1, 3):
-        trained = copy.deepcopy(module)
-        torch.manual_seed(0)
-        _fit(trained, steps)
-        runs.append(trained.model.image)
-    one, three = runs
+    one, three = (m.image for m in _trained_copies(module))
     assert all(not p.requires_grad for p in three.decoder.parameters())
     for (k, a), (_, b) in zip(
         one.decoder.state_dict().items(), three.decoder.state_dict().items(), strict=True
@@ -75,14 +80,9 @@ def test_parts_freeze_after_their_iterations():
 
 def test_steps_after_every_budget_change_nothing():
     module = _module(iterations={"encoder": 1, "decoder": 1, "label": 1})
-    runs = []
-    for steps in (1, 3):
-        trained = copy.deepcopy(module)
-        torch.manual_seed(0)
-        _fit(trained, steps)
-        runs.append(trained.model.state_dict())
-    for k, v in runs[0].items():
-        assert torch.equal(v, runs[1][k]), k
+    one, three = (m.state_dict() for m in _trained_copies(module))
+    for k, v in one.items():
+        assert torch.equal(v, three[k]), k
 
 
 def test_training_lowers_both_losses():

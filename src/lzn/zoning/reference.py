@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from lzn.zoning.flow import anchor_grid, latent_grid
+from lzn.zoning.flow import latent_grid
 from lzn.zoning.solvers import Solver, get_solver
 
 
@@ -54,9 +54,3 @@ def compute_latents(
     own = anchors if index is None else anchors[index]
     start = (1.0 - g) * own + (g * alpha) * noise
     return get_solver(solver).integrate(MaterialisedField(anchors), start, latent_grid(g, steps))
-
-
-def flow_to_anchors(
-    latents: Tensor, anchors: Tensor, *, steps: int = 20, solver: str | Solver = "euler"
-) -> Tensor:
-    return get_solver(solver).integrate(MaterialisedField(anchors), latents, anchor_grid(steps))
