@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 import lzn
-from lzn import rng
+from lzn import atomic, rng
 from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
@@ -240,8 +239,8 @@ class LZN(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         config = {"format": FORMAT, "lzn_version": lzn.__version__, **self.config}
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(directory / WEIGHTS_FILE, lambda path: _write_weights(state, path))
-        _atomic_write(
+        atomic.write(directory / WEIGHTS_FILE, lambda path: _write_weights(state, path))
+        atomic.write(
             directory / CONFIG_FILE,
             lambda path: Path(path).write_text(json.dumps(config, indent=2) + "\n"),
         )
@@ -289,15 +288,3 @@ def _write_weights(state: dict[str, Tensor], path: str) -> None:
     from safetensors.torch import save_file
 
     save_file(state, path)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write to a temporary file beside `path`, then rename: a crash leaves the old file whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
