@@ -4,9 +4,11 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lzn import presets, zoning
+from lzn import zoning
 from lzn.modalities import rectified_flow as rf
 from lzn.train.module import JointModule, global_class_weights
+
+from .tiny import tiny_module
 
 N = 8
 TABLE = torch.Generator().manual_seed(0)
@@ -42,8 +44,7 @@ class FixedNoiseJoint(JointModule):
 
 def _train(devices: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    recipe = presets.recipe("digits-joint") | {"optimizer": "sgd", "warmup_steps": 1}
-    module = FixedNoiseJoint(presets.config("digits-joint", tiny=True), recipe)
+    module = tiny_module(FixedNoiseJoint, optimizer="sgd", warmup_steps=1)
     trainer = L.Trainer(
         max_steps=1,
         accelerator="cpu",
@@ -61,9 +62,7 @@ def _train(devices: int) -> dict[str, torch.Tensor]:
 def test_two_processes_take_the_step_of_one():
     one, two = _train(1), _train(2)
     torch.manual_seed(0)  # the initial weights of both runs
-    initial = FixedNoiseJoint(
-        presets.config("digits-joint", tiny=True), presets.recipe("digits-joint")
-    )
+    initial = tiny_module(FixedNoiseJoint)
     moved = 0
     for k, v in one.items():
         assert torch.allclose(two[k], v, atol=1e-6, rtol=1e-5), k

@@ -1,15 +1,21 @@
 """Lightning modules of the case studies, on one shared base.
 
-`LZNModule` owns the mechanics every case study shares: the LZN model built from a config, one
-Adam parameter group per part (encoder, decoder, label anchors) with its own learning rate, linear
-warm-up, per-part iteration budgets after which a part is frozen (it stays in the graph, as in the
-paper's recipes), gradient clipping, a step skipped whenever the gradient is not finite (never NaN
-weights), and an EMA of the whole model. A case study only says what its losses are:
+`LZNModule` owns the mechanics every case study shares: the LZN model built from a preset (with
+changes) or a full config, one Adam parameter group per part (encoder, decoder, label anchors)
+with its own learning rate, linear warm-up, per-part iteration budgets after which a part is
+frozen (it stays in the graph, as in the paper's recipes), gradient clipping, a step skipped
+whenever the gradient is not finite (never NaN weights), an EMA of the whole model, and random
+numbers that are a function of (seed, step, rank) so that a resumed run repeats the uninterrupted
+one exactly. A case study only says what its losses are:
 
 - `GenerationModule` (case study 1): the rectified-flow loss of the decoder conditioned on the
   latents of the images, with the anchors of all ranks gathered (latent parallelism).
-- `JointModule` (case study 3): the same, plus aligning the image latents to the label anchors with
-  the batch's class frequencies as weights.
+- `RepresentationModule` (case study 2): the latents of one augmented view (noise scaled by
+  alpha) aligned to the zones of the other view's anchors; no decoder.
+- `JointModule` (case study 3): generation, plus aligning the image latents to the label anchors
+  with the batch's class frequencies as weights.
+
+The batch size is not part of a recipe here: it is the data module's (the global batch).
 """
 
 from __future__ import annotations
@@ -19,23 +25,89 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from lzn import zoning
+from lzn import presets, rng, zoning
+from lzn.data import augment
 from lzn.model import LZN
 from lzn.train.ema import EMA
 
 # Adam is every recipe's; SGD makes one step an exact function of the gradient (tests, probes).
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+_AUGMENTATIONS = ("none", "hflip", "simclr")
+
+# A recipe without a preset starts from these; `lr` and `iterations` must name every trained part.
+RECIPE_DEFAULTS = {
+    "lr": None,  # {part: learning rate}
+    "iterations": None,  # {part: steps before it is frozen}
+    "ema": 0.999,
+    "optimizer": "adam",
+    "weight_decay": 0.0,
+    "grad_clip": 1.0,
+    "warmup_steps": 0,
+    "augment": "none",
+    "alpha": 1.0,  # representation: noise scale of the query view's latents
+    "cutoff": 0.2,  # representation: share of the flow's first steps left out of the loss
+    "log_loss": True,  # representation: -mean(log max P) (the paper's CE form)
+    "label_loss_weight": 1.0,  # joint
+    "paper": "",
+    "source": "",
+}
+
+
+def resolve(preset: str | None, model: dict | None, recipe: dict | None) -> tuple[dict, dict]:
+    """The model config and training recipe: a preset's with `model`/`recipe` changes applied
+    (unknown keys refused), or, without a preset, a full model config and a recipe."""
+    recipe = dict(recipe or {})
+    if "batch_size" in recipe:
+        raise ValueError(
+            "recipe.batch_size: the batch size is set by the data module (data.batch_size, "
+            "the global batch over all devices)"
+        )
+    if preset is not None:
+        base = presets.recipe(preset)
+        base.pop("batch_size")
+        return presets.merge(presets.config(preset), model or {}, "model"), presets.merge(
+            base, recipe, "recipe"
+        )
+    if model is None:
+        raise ValueError("give a preset (see lzn.presets.names()) or a full model config")
+    return dict(model), presets.merge(RECIPE_DEFAULTS, recipe, "recipe")
+
+
+def step_seed(step: int, rank: int) -> int:
+    """The seed of one training step on one rank, from the run's seed (`seed_everything`)."""
+    return ((rng.run_seed() * 1_000_003 + step) * 4099 + rank) % 2**63
 
 
 class LZNModule(L.LightningModule):
-    def __init__(self, config: dict, recipe: dict):
+    def __init__(
+        self, preset: str | None = None, model: dict | None = None, recipe: dict | None = None
+    ):
+        """preset: a name from `lzn.presets.names()` (architecture and recipe); model, recipe:
+        changes to the preset's (nested keys, e.g. {"lr": {"encoder": 1e-4}}), or in full
+        without a preset."""
         super().__init__()
         self.save_hyperparameters()
+        config, self.recipe = resolve(preset, model, recipe)
         self.model = LZN(config)
-        self.recipe = recipe
+        self._check_recipe()
         self.automatic_optimization = False  # to skip non-finite steps and freeze parts
-        self.ema = EMA(self.model, recipe["ema"])
+        self.ema = EMA(self.model, self.recipe["ema"])
         self.skipped_steps = 0  # steps whose gradient was not finite
+
+    def _check_recipe(self) -> None:
+        parts = set(self.parts())
+        for key in ("lr", "iterations"):
+            given = set(self.recipe[key] or {})
+            if given != parts:
+                raise ValueError(
+                    f"recipe.{key} must name exactly the trained parts {sorted(parts)}, "
+                    f"got {sorted(given)}"
+                )
+        if self.recipe["augment"] not in _AUGMENTATIONS:
+            raise ValueError(
+                f"recipe.augment must be one of {', '.join(_AUGMENTATIONS)}, "
+                f"got {self.recipe['augment']!r}"
+            )
 
     # What a case study defines ------------------------------------------------------------
 
@@ -76,6 +148,11 @@ class LZNModule(L.LightningModule):
         """Latents of this rank's images against the anchors of all ranks' images."""
         anchors, index = zoning.gather_anchors(self.model.image.encode(images))
         return zoning.compute_latents(anchors, index=index, alpha=alpha, **self.model.image.flow)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # Noise, dropout and augmentation of a step depend on (seed, step, rank) only: a run
+        # resumed from a checkpoint repeats the uninterrupted one, and ranks draw differently.
+        torch.manual_seed(step_seed(self.global_step, self.global_rank))
 
     def training_step(self, batch, batch_idx):
         self._freeze_finished_parts()
@@ -121,8 +198,17 @@ def global_class_weights(labels: Tensor, num_classes: int) -> Tensor:
 
 
 class GenerationModule(LZNModule):
+    def _check_recipe(self) -> None:
+        super()._check_recipe()
+        if self.model.image.decoder is None:
+            raise ValueError(f"{type(self).__name__} needs a model with an image decoder")
+        if self.recipe["augment"] == "simclr":
+            raise ValueError("recipe.augment 'simclr' (two views) is for RepresentationModule")
+
     def losses(self, batch) -> dict[str, Tensor]:
         images, labels = batch
+        if self.recipe["augment"] == "hflip":
+            images = augment.hflip(images)
         z = self.latents(images)
         conditional = self.model.image.num_classes > 0
         losses = {"rf": self.model.image.loss(images, z, labels if conditional else None)}
@@ -134,8 +220,43 @@ class GenerationModule(LZNModule):
 
 
 class JointModule(GenerationModule):
+    def _check_recipe(self) -> None:
+        super()._check_recipe()
+        if self.model.label is None:
+            raise ValueError("JointModule needs a model with a label modality (model.label)")
+
     def latent_losses(self, z: Tensor, labels: Tensor) -> dict[str, Tensor]:
         label = self.model.label
         weights = global_class_weights(labels, label.num_classes)
         weight = self.recipe.get("label_loss_weight", 1.0)
         return {"label": weight * label.alignment_loss(z, labels, weights)}
+
+
+class RepresentationModule(LZNModule):
+    def __init__(
+        self, preset: str | None = None, model: dict | None = None, recipe: dict | None = None
+    ):
+        super().__init__(preset, model, recipe)
+        self.views = augment.SimCLRViews(self.model.image.image_size)
+
+    def _check_recipe(self) -> None:
+        super()._check_recipe()
+        if self.model.image.decoder is not None or self.model.label is not None:
+            raise ValueError(
+                "RepresentationModule trains an image encoder alone: set "
+                "model.image.decoder and model.label to null"
+            )
+        if self.recipe["augment"] != "simclr":
+            raise ValueError("RepresentationModule needs recipe.augment 'simclr' (two views)")
+
+    def losses(self, batch) -> dict[str, Tensor]:
+        images, _ = batch
+        query, key = self.views(images)
+        z = self.latents(query, alpha=self.recipe["alpha"])
+        anchors, index = zoning.gather_anchors(self.model.image.encode(key))
+        flow = self.model.image.flow
+        loss = zoning.alignment_loss(
+            z, anchors, index, steps=flow["steps"], solver=flow["solver"],
+            cutoff=self.recipe["cutoff"], log=self.recipe["log_loss"],
+        )  # fmt: skip
+        return {"align": loss}
