@@ -192,7 +192,7 @@ _PRESETS = {
             "batch_size": 256,
             "warmup_steps": 100,
             "lr": {"encoder": 1e-3, "decoder": 2e-3, "label": 1e-3},
-            "iterations": {"encoder": 2000, "decoder": 2000, "label": 2000},
+            "iterations": {"encoder": 400, "decoder": 400, "label": 400},  # lzn demo
             "ema": 0.999,
             "label_loss_weight": 1.0,
             "augment": "none",
@@ -281,6 +281,23 @@ def config(name: str, *, tiny: bool = False) -> dict:
 
 def recipe(name: str) -> dict:
     return copy.deepcopy(_lookup(name)[1])
+
+
+def merge(base: dict, changes: dict, what: str) -> dict:
+    """`base` with `changes` applied, nested dicts merged key by key. A key that `base` does not
+    have is refused, naming it (a typo must not be silently ignored); a section that is None in
+    `base` (e.g. no decoder) may be given whole."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        where = f"{what}.{key}"
+        if key not in merged:
+            known = ", ".join(sorted(merged)) or "none"
+            raise ValueError(f"unknown key {where!r} (known keys there: {known})")
+        if isinstance(value, dict) and isinstance(merged[key], dict):
+            merged[key] = merge(merged[key], value, where)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def build(name: str, *, tiny: bool = False):
