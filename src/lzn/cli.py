@@ -82,9 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quick", action="store_true", help="a few training steps, under a minute (for tests)"
     )
-    demo.add_argument("--steps", type=int, default=None, help="training steps (default: 700)")
+    demo.add_argument("--steps", type=int, default=None, help="training steps (default: 400)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.set_defaults(run=_demo)
+
+    commands.add_parser(
+        "fit",
+        help="train from a YAML recipe (Lightning CLI): lzn fit --config FILE",
+        description="See `lzn fit --help`.",
+        add_help=False,
+    )
 
     sample = commands.add_parser(
         "sample",
@@ -126,12 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fit(argv: list[str]) -> int:
+    from lzn.train.fit import fit
+
+    return fit(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["fit"]:  # Lightning's CLI parses the rest
+        command, run = "fit", lambda: _fit(argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
+        command, run = args.command, lambda: args.run(args)
     try:
-        return args.run(args)
+        return run()
     except (ValueError, FileNotFoundError) as e:  # bad input: one clear line, no traceback
-        print(f"lzn {args.command}: {e}", file=sys.stderr)
+        print(f"lzn {command}: {e}", file=sys.stderr)
         return 2
 
 

@@ -32,38 +32,33 @@ from lzn.train.module import JointModule
 PRESET = "digits-joint"
 # 400 steps: 97% held-out accuracy in about 3 minutes on 2 cores (docs/results.md).
 STEPS, QUICK_STEPS = 400, 40
+PARTS = ("encoder", "decoder", "label")
 Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x/y train, x/y test
 SAMPLES_PER_CLASS = 10
 
 
-def train(out: Path, data: Data, steps: int, seed: int) -> JointModule:
+def train(out: Path, steps: int, seed: int) -> JointModule:
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger
-    from torch.utils.data import DataLoader, TensorDataset
+
+    from lzn.data import DigitsData
+    from lzn.train.callbacks import StepProgressBar
 
     L.seed_everything(seed, verbose=False)
-    x_train, y_train, _, _ = data
-    recipe = presets.recipe(PRESET)
-    recipe["iterations"] = {part: steps for part in recipe["iterations"]}
-    module = JointModule(presets.config(PRESET), recipe)
-    loader = DataLoader(
-        TensorDataset(x_train, y_train),
-        batch_size=recipe["batch_size"],
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    module = JointModule(PRESET, recipe={"iterations": dict.fromkeys(PARTS, steps)})
+    data = DigitsData(batch_size=presets.recipe(PRESET)["batch_size"], split_seed=seed)
     trainer = L.Trainer(
         max_steps=steps,
         accelerator="cpu",
         devices=1,
         logger=CSVLogger(out, name="logs", version=""),
         log_every_n_steps=5,
+        callbacks=[StepProgressBar()],
         enable_checkpointing=False,
         enable_model_summary=False,
         default_root_dir=out,
     )
-    trainer.fit(module, loader)
+    trainer.fit(module, data)
     return module
 
 
@@ -148,7 +143,7 @@ def run(out: Path, *, quick: bool = False, seed: int = 0, steps: int | None = No
     steps = steps or (QUICK_STEPS if quick else STEPS)
     data = digits.load(seed=seed)
     start = time.perf_counter()
-    module = train(out, data, steps, seed)
+    module = train(out, steps, seed)
     train_seconds = time.perf_counter() - start
     with module.ema.applied(module.model) as model:
         model.save_pretrained(out / "model")
