@@ -14,6 +14,7 @@ def write(path: str | os.PathLike, write_to: Callable[[str], object]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
     try:
         write_to(tmp)
         with open(tmp, "rb") as f:
@@ -22,3 +23,9 @@ def write(path: str | os.PathLike, write_to: Callable[[str], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
     embed.add_argument("--out", default="embeddings.npy", help="output .npy file")
     embed.set_defaults(run=_embed)
+
+    from lzn.eval import command as evaluate_command
+
+    evaluate_command.add_parser(commands)
     return parser
 
 
