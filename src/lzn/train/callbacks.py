@@ -33,7 +33,8 @@ class SampleGrid(L.Callback):
             self.write(trainer, module)
 
     def on_fit_end(self, trainer, module) -> None:
-        self.write(trainer, module)
+        if trainer.global_step % self.every_n_steps:  # else the last step wrote it already
+            self.write(trainer, module)
 
     @torch.no_grad()
     def write(self, trainer, module) -> None:

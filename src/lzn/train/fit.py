@@ -21,6 +21,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_info
 
 from lzn.data.modules import LZNData
 from lzn.train.callbacks import ExportPretrained, SampleGrid, StepProgressBar
@@ -29,7 +30,27 @@ from lzn.train.loggers import ResumableCSVLogger, TrimLogsOnResume
 from lzn.train.module import LZNModule
 
 DEFAULT_ROOT = "runs/lzn"
-LAST = Path("checkpoints") / "last.ckpt"
+
+
+DESCRIPTION = (
+    "Train a case study from a YAML recipe (configs/*.yaml). Everything of a run lives in "
+    "trainer.default_root_dir: checkpoints/last.ckpt, samples/, TensorBoard events, metrics.csv, "
+    "config.yaml, and at the end model/ (EMA weights for LZN.from_pretrained). Running the same "
+    "command again resumes from checkpoints/last.ckpt."
+)
+
+
+def _processes(trainer: dict) -> int:
+    """How many training processes the trainer settings ask for (at least)."""
+    import torch
+
+    devices = trainer.get("devices", "auto")
+    if isinstance(devices, str) and devices not in ("auto", "-1"):
+        devices = [d for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
+    if devices in ("auto", "-1", -1):
+        devices = max(1, torch.cuda.device_count()) if trainer.get("accelerator") != "cpu" else 1
+    count = len(devices) if isinstance(devices, list | tuple) else int(devices)
+    return count * int(trainer.get("num_nodes") or 1)
 
 
 class FitCLI(LightningCLI):
@@ -78,27 +99,6 @@ class FitCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
-DESCRIPTION = (
-    "Train a case study from a YAML recipe (configs/*.yaml). Everything of a run lives in "
-    "trainer.default_root_dir: checkpoints/last.ckpt, samples/, TensorBoard events, metrics.csv, "
-    "config.yaml, and at the end model/ (EMA weights for LZN.from_pretrained). Running the same "
-    "command again resumes from checkpoints/last.ckpt."
-)
-
-
-def _processes(trainer: dict) -> int:
-    """How many training processes the trainer settings ask for (at least)."""
-    import torch
-
-    devices = trainer.get("devices", "auto")
-    if isinstance(devices, str) and devices not in ("auto", "-1"):
-        devices = [d for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
-    if devices in ("auto", "-1", -1):
-        devices = max(1, torch.cuda.device_count()) if trainer.get("accelerator") != "cpu" else 1
-    count = len(devices) if isinstance(devices, list | tuple) else int(devices)
-    return count * int(trainer.get("num_nodes") or 1)
-
-
 def fit(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     cli = FitCLI(
@@ -115,10 +115,10 @@ def fit(argv: list[str]) -> int:
         run=False,
     )
     ckpt_path = cli.config.get("ckpt_path")
-    last = Path(cli.trainer.default_root_dir) / LAST
+    last = Path(cli.trainer.checkpoint_callback.dirpath) / "last.ckpt"
     if ckpt_path is None and last.is_file():
         ckpt_path = str(last)
-        print(f"resuming from {last}")
+        rank_zero_info(f"resuming from {last}")
     with warnings.catch_warnings():
         # The endless step-indexed loader is resumable by construction (lzn.data.batches).
         warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
