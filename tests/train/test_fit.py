@@ -94,10 +94,13 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(config, tmp_path):
 
 
 def test_a_finished_run_exports_a_loadable_model_and_sample_grids(config, tmp_path):
+    """In bf16-mixed precision, as GPU users train (autocast also reaches the backward pass)."""
     root = tmp_path / "run"
-    assert _fit(config, root, "--trainer.max_steps", "2", "--samples.every_n_steps", "1") == 0
+    args = ["--trainer.max_steps", "2", "--samples.every_n_steps", "1"]
+    assert _fit(config, root, *args, "--trainer.precision", "bf16-mixed") == 0
     model = LZN.from_pretrained(root / "model")
     assert model.config["label"]["steps"] == 10
+    assert all(torch.isfinite(p).all() for p in model.parameters())
     assert (root / "samples" / "step-0000001.png").is_file()
     assert (root / "samples" / "step-0000002.png").is_file()
     assert (root / "checkpoints" / "last.ckpt").is_file()

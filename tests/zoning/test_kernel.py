@@ -48,6 +48,21 @@ def test_posterior_gradients_equal_plain_autograd():
         assert torch.allclose(ours, ref, atol=1e-10, rtol=1e-9)
 
 
+def test_backward_inside_autocast_keeps_full_precision():
+    """Lightning's bf16-mixed calls backward inside autocast: the gradients of the latents must
+    be those computed without it (the flow never runs in half precision)."""
+    anchors = torch.randn(40, 8)
+
+    def grad(autocast: bool):
+        a = anchors.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            z = zoning.compute_latents(a, noise=torch.ones(40, 8), steps=5)
+            z.square().sum().backward()
+        return a.grad
+
+    assert torch.allclose(grad(True), grad(False), atol=1e-6)
+
+
 def test_posterior_passes_gradcheck():
     s, a, w = _inputs(m=5, n=7, q=3, zero_weights=False)
     inputs = [x.requires_grad_(True) for x in (s, a, w.log())]

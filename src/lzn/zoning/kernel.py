@@ -97,12 +97,19 @@ class _Posterior(torch.autograd.Function):
                 run_max = new_max
             mean[rs] = acc / run_sum[:, None]
             lse[rs] = run_max + run_sum.log()
-        ctx.t = t
+        ctx.t, ctx.device_type = t, s.device.type
         ctx.save_for_backward(s, anchors, log_w, mean, lse)
         return mean, lse
 
     @staticmethod
     def backward(ctx, g_mean: Tensor | None, g_lse: Tensor | None):
+        # Training loops call backward inside autocast (Lightning's bf16-mixed does): the
+        # recomputed logits must stay in the forward's precision, as the flow never runs in half.
+        with torch.autocast(ctx.device_type, enabled=False):
+            return _Posterior._backward(ctx, g_mean, g_lse)
+
+    @staticmethod
+    def _backward(ctx, g_mean: Tensor | None, g_lse: Tensor | None):
         s, anchors, log_w, mean, lse = ctx.saved_tensors
         t = ctx.t
         m, n = s.shape[0], anchors.shape[0]
