@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lzn import presets
+from lzn import LZN, presets
 from lzn.cli import main
 from lzn.train.module import resolve
 
@@ -40,3 +40,25 @@ def test_a_config_parses_and_restates_its_preset(path, capsys):
     }
     assert set(args["recipe"]) >= set(expected) - {"paper", "source"}  # every value spelled out
     assert printed["trainer"]["max_steps"] == max(recipe["iterations"].values())
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_a_baseline_differs_from_its_lzn_recipe_only_in_the_latent(name, capsys):
+    def resolved(path):
+        with pytest.raises(SystemExit):
+            main(["fit", "--config", str(path), "--print_config"])
+        printed = yaml.safe_load(capsys.readouterr().out)
+        args = printed["model"]["init_args"]
+        config, recipe = resolve(args["preset"], args["model"], args["recipe"])
+        return config, recipe, printed["data"], printed["trainer"]["max_steps"]
+
+    lzn = resolved(CONFIGS[0].parent / f"{name}-generation.yaml")
+    baseline = resolved(CONFIGS[0].parent / "baselines" / f"{name}-rf.yaml")
+    assert baseline[1:] == lzn[1:]  # recipe, data and budget
+    assert baseline[0]["image"]["decoder"].pop("latent_input") is False
+    assert lzn[0]["image"]["decoder"].pop("latent_input") is True
+    assert baseline[0] == lzn[0]
+    if name == "cifar10":  # the paper's RF baseline decoder (App. C): 61,804,419 parameters
+        baseline[0]["image"]["decoder"]["latent_input"] = False
+        decoder = LZN(baseline[0]).image.decoder
+        assert sum(p.numel() for p in decoder.parameters()) == 61_804_419

@@ -56,8 +56,9 @@ def _build_image(cfg: dict, latent_dim: int, num_classes: int) -> ImageModality:
         )
     dec = image["decoder"]
     decoder_classes = num_classes if dec and dec.get("label_input") else 0
+    decoder_latent = latent_dim if dec and dec.get("latent_input", True) else 0
     decoder = (
-        UNetDecoder(_dataclass(UNetConfig, dec["unet"]), latent_dim, decoder_classes)
+        UNetDecoder(_dataclass(UNetConfig, dec["unet"]), decoder_latent, decoder_classes)
         if dec
         else None
     )

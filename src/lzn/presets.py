@@ -72,7 +72,12 @@ def _unet_model(name, unet, latent_dim, heads=None, *, decoder=True, labels=None
                 "unet": asdict(unet),
                 "head": asdict(heads or HeadConfig()),
             },
-            "decoder": {"unet": asdict(unet), "label_input": labels is not None}
+            # latent_input False: the decoder ignores latents, the rectified-flow baseline
+            "decoder": {
+                "unet": asdict(unet),
+                "latent_input": True,
+                "label_input": labels is not None,
+            }
             if decoder
             else None,
             "flow": dict(_DPM_FLOW),

@@ -89,3 +89,26 @@ def test_representation_learning_aligns_the_two_views():
     assert any(
         not torch.equal(a, b) for a, b in zip(before, module.model.parameters(), strict=True)
     )
+
+
+def test_the_rectified_flow_baseline_trains_the_decoder_alone():
+    torch.manual_seed(0)
+    config, recipe = _tiny("mnist-generation")
+    config["image"]["decoder"]["latent_input"] = False
+    module = GenerationModule(model=config, recipe=recipe | {"warmup_steps": 1})
+    assert module.model.image.decoder.latent_dim == 0
+    encoder = [p.clone() for p in module.model.image.encoder.parameters()]
+    decoder = [p.clone() for p in module.model.image.decoder.parameters()]
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    trainer = L.Trainer(
+        max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, DataLoader(TensorDataset(x, torch.zeros(16, dtype=torch.long)), 8))
+    after = module.model.image
+    assert all(torch.equal(a, b) for a, b in zip(encoder, after.encoder.parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(decoder, after.decoder.parameters(), strict=True)
+    )
+    samples = module.model.generate(3, sampler="euler", steps=2)
+    assert samples.shape == (3, 1, 28, 28) and torch.isfinite(samples).all()

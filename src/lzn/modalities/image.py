@@ -98,9 +98,13 @@ class ImageModality(Modality):
         """The decoder's velocity field for fixed latents (and labels)."""
         decoder = self._require_decoder()
         onehot = self._onehot(labels)
+        if decoder.latent_dim == 0:  # the rectified-flow baseline: latents are not an input
+            latents = None
         return lambda x, t: decoder(x, t, latents, onehot)
 
-    def loss(self, images: Tensor, latents: Tensor, labels: Tensor | None = None, **kw) -> Tensor:
+    def loss(
+        self, images: Tensor, latents: Tensor | None, labels: Tensor | None = None, **kw
+    ) -> Tensor:
         """The rectified-flow loss of the decoder conditioned on the images' latents."""
         return rf.loss(self.velocity(latents, labels), images, **kw)
 

@@ -209,9 +209,12 @@ class GenerationModule(LZNModule):
         images, labels = batch
         if self.recipe["augment"] == "hflip":
             images = augment.hflip(images)
+        one_hot = labels if self.model.image.num_classes > 0 else None  # decoder's label input
+        if self.model.image.decoder.latent_dim == 0:
+            # The paper's baseline, a rectified flow without latents: the encoder stays unused.
+            return {"rf": self.model.image.loss(images, None, one_hot)}
         z = self.latents(images)
-        conditional = self.model.image.num_classes > 0
-        losses = {"rf": self.model.image.loss(images, z, labels if conditional else None)}
+        losses = {"rf": self.model.image.loss(images, z, one_hot)}
         return {**losses, **self.latent_losses(z, labels)}
 
     def latent_losses(self, z: Tensor, labels: Tensor) -> dict[str, Tensor]:
