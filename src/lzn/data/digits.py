@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lzn.data import split
+
 
 def load(*, test_fraction: float = 0.2, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(train images, train labels, test images, test labels); images (n, 1, 8, 8) in [-1, 1]."""
@@ -16,7 +18,4 @@ def load(*, test_fraction: float = 0.2, seed: int = 0) -> tuple[Tensor, Tensor, 
     data = load_digits()
     images = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 8.0 - 1.0
     labels = torch.tensor(data.target, dtype=torch.long)
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    n_test = round(len(images) * test_fraction)
-    test, train = order[:n_test], order[n_test:]
-    return images[train], labels[train], images[test], labels[test]
+    return split.held_out(images, labels, test_fraction, seed)

