@@ -32,7 +32,6 @@ from lzn.train.module import JointModule
 PRESET = "digits-joint"
 # 400 steps: 96.7% held-out accuracy in about 4 minutes on 2 cores (docs/results.md).
 STEPS, QUICK_STEPS = 400, 40
-PARTS = ("encoder", "decoder", "label")
 Data = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x/y train, x/y test
 SAMPLES_PER_CLASS = 10
 
@@ -45,8 +44,9 @@ def train(out: Path, steps: int, seed: int) -> JointModule:
     from lzn.train.callbacks import StepProgressBar
 
     L.seed_everything(seed, verbose=False)
-    module = JointModule(PRESET, recipe={"iterations": dict.fromkeys(PARTS, steps)})
-    data = DigitsData(batch_size=presets.recipe(PRESET)["batch_size"], split_seed=seed)
+    recipe = presets.recipe(PRESET)
+    module = JointModule(PRESET, recipe={"iterations": dict.fromkeys(recipe["iterations"], steps)})
+    data = DigitsData(batch_size=recipe["batch_size"], split_seed=seed)
     trainer = L.Trainer(
         max_steps=steps,
         accelerator="cpu",

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from lzn import presets
 from lzn.train.module import GenerationModule, JointModule, RepresentationModule, resolve
+
+from .tiny import tiny
 
 
 def test_changes_apply_on_top_of_the_preset():
@@ -32,18 +33,11 @@ def test_unknown_keys_are_named(model, recipe, message):
         resolve("digits-joint", model, recipe)
 
 
-def _tiny(name):
-    config = presets.config(name, tiny=True)
-    recipe = presets.recipe(name)
-    del recipe["batch_size"]
-    return config, recipe
-
-
 def test_each_case_study_refuses_a_model_it_cannot_train():
-    config, recipe = _tiny("mnist-representation")
+    config, recipe = tiny("mnist-representation")
     with pytest.raises(ValueError, match="image decoder"):
         GenerationModule(model=config, recipe=recipe)
-    config, recipe = _tiny("mnist-generation")
+    config, recipe = tiny("mnist-generation")
     with pytest.raises(ValueError, match="label modality"):
         JointModule(model=config, recipe=recipe)
     with pytest.raises(ValueError, match="encoder alone"):
@@ -51,7 +45,7 @@ def test_each_case_study_refuses_a_model_it_cannot_train():
 
 
 def test_a_recipe_must_give_every_part_a_learning_rate():
-    config, recipe = _tiny("digits-joint")
+    config, recipe = tiny("digits-joint")
     recipe["lr"] = {"encoder": 1e-3, "decoder": 1e-3}
     with pytest.raises(ValueError, match=r"recipe.lr must name exactly the trained parts"):
         JointModule(model=config, recipe=recipe)
@@ -59,7 +53,7 @@ def test_a_recipe_must_give_every_part_a_learning_rate():
 
 def test_representation_learning_aligns_the_two_views():
     torch.manual_seed(0)
-    config, recipe = _tiny("mnist-representation")
+    config, recipe = tiny("mnist-representation")
     module = RepresentationModule(model=config, recipe=recipe | {"warmup_steps": 1})
     assert not any(k.startswith("views") for k in module.state_dict())  # no state to save
     x = torch.rand(32, 1, 28, 28) * 2 - 1
@@ -93,7 +87,7 @@ def test_representation_learning_aligns_the_two_views():
 
 def test_the_rectified_flow_baseline_trains_the_decoder_alone():
     torch.manual_seed(0)
-    config, recipe = _tiny("mnist-generation")
+    config, recipe = tiny("mnist-generation")
     config["image"]["decoder"]["latent_input"] = False
     module = GenerationModule(model=config, recipe=recipe | {"warmup_steps": 1})
     assert module.model.image.decoder.latent_dim == 0

@@ -1,10 +1,16 @@
-"""The digits-joint preset at tiny widths, for training tests."""
+"""Presets at tiny widths, for training tests."""
 
 from lzn import presets
 from lzn.train.module import JointModule
 
 
+def tiny(name: str) -> tuple[dict, dict]:
+    """The preset's tiny config and its recipe without the batch size (the data module's)."""
+    recipe = presets.recipe(name)
+    del recipe["batch_size"]
+    return presets.config(name, tiny=True), recipe
+
+
 def tiny_module(cls=JointModule, **recipe_changes):
-    recipe = presets.recipe("digits-joint") | recipe_changes
-    del recipe["batch_size"]  # the data module's in training runs
-    return cls(model=presets.config("digits-joint", tiny=True), recipe=recipe)
+    config, recipe = tiny("digits-joint")
+    return cls(model=config, recipe=recipe | recipe_changes)

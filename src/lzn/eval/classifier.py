@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from lzn import atomic
 from lzn.eval.features import FeatureExtractor
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -97,7 +98,7 @@ def save(model: DigitClassifier, path: str | os.PathLike, **metadata: object) ->
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     header = {"config": json.dumps(model.config)}
     header.update({k: json.dumps(v) for k, v in metadata.items()})
-    save_file(state, str(path), metadata=header)
+    atomic.write(path, lambda tmp: save_file(state, tmp, metadata=header))
 
 
 def load(name_or_path: str | os.PathLike) -> tuple[DigitClassifier, dict]:

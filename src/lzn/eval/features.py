@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lzn import atomic
 from lzn.eval import _checks
 
 
@@ -146,9 +147,7 @@ class FeatureSet:
             arrays["logits"] = self.logits
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        atomic.write(path, lambda tmp: _savez(tmp, arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FeatureSet:
@@ -252,3 +251,8 @@ def cached_extract(
     )
     result.save(path)
     return result, path
+
+
+def _savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+        np.savez(f, **arrays)

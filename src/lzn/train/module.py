@@ -103,6 +103,11 @@ class LZNModule(L.LightningModule):
                     f"recipe.{key} must name exactly the trained parts {sorted(parts)}, "
                     f"got {sorted(given)}"
                 )
+        if self.recipe["optimizer"] not in _OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.recipe['optimizer']!r}: use one of "
+                f"{', '.join(_OPTIMIZERS)}"
+            )
         if self.recipe["augment"] not in _AUGMENTATIONS:
             raise ValueError(
                 f"recipe.augment must be one of {', '.join(_AUGMENTATIONS)}, "
@@ -128,11 +133,10 @@ class LZNModule(L.LightningModule):
     def configure_optimizers(self):
         lr = self.recipe["lr"]
         groups = [{"params": p, "lr": lr[name], "name": name} for name, p in self.parts().items()]
-        kind = self.recipe.get("optimizer", "adam")
-        if kind not in _OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {kind!r}: use one of {', '.join(_OPTIMIZERS)}")
-        optimizer = _OPTIMIZERS[kind](groups, weight_decay=self.recipe.get("weight_decay", 0.0))
-        warmup = max(1, self.recipe.get("warmup_steps", 0))
+        optimizer = _OPTIMIZERS[self.recipe["optimizer"]](
+            groups, weight_decay=self.recipe["weight_decay"]
+        )
+        warmup = max(1, self.recipe["warmup_steps"])
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, (step + 1) / warmup)
         )
@@ -231,7 +235,7 @@ class JointModule(GenerationModule):
     def latent_losses(self, z: Tensor, labels: Tensor) -> dict[str, Tensor]:
         label = self.model.label
         weights = global_class_weights(labels, label.num_classes)
-        weight = self.recipe.get("label_loss_weight", 1.0)
+        weight = self.recipe["label_loss_weight"]
         return {"label": weight * label.alignment_loss(z, labels, weights)}
 
 
