@@ -93,6 +93,7 @@ class LZNModule(L.LightningModule):
         self.automatic_optimization = False  # to skip non-finite steps and freeze parts
         self.ema = EMA(self.model, self.recipe["ema"])
         self.skipped_steps = 0  # steps whose gradient was not finite
+        self.step_metrics: dict = {}  # what the last training step logged
 
     def _check_recipe(self) -> None:
         parts = set(self.parts())
@@ -179,14 +180,24 @@ class LZNModule(L.LightningModule):
         schedule.step()
         if finite:
             self.ema.update(self.model)
-        self.log_dict({f"loss/{k}": v.detach() for k, v in losses.items()}, prog_bar=True)
+        metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
+        self.log_dict(metrics, prog_bar=True)
         self.log("grad_norm", norm.detach())
         self.log("skipped_steps", float(self.skipped_steps))
+        self.step_metrics = {
+            "step": self.global_step - 1, "epoch": self.current_epoch, **metrics,
+            "grad_norm": norm.detach(), "skipped_steps": float(self.skipped_steps),
+        }  # fmt: skip
         return total.detach()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["ema"] = self.ema.state_dict()
         checkpoint["skipped_steps"] = self.skipped_steps
+        # Lightning writes a step's checkpoint before the step's metrics reach the loggers; a
+        # resumed run restores that row from here (lzn.train.loggers).
+        checkpoint["step_metrics"] = {
+            k: v.item() if isinstance(v, Tensor) else v for k, v in self.step_metrics.items()
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.ema.load_state_dict(checkpoint["ema"])
