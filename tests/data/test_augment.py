@@ -93,6 +93,55 @@ def test_bad_inputs_are_refused():
             SimCLRViews(8)(bad)
 
 
+def test_the_plain_path_is_the_crop_then_the_other_ops_as_before():
+    views, x = SimCLRViews(16), images(s=24)
+    torch.manual_seed(3)
+    view1, view2 = views(x)
+    torch.manual_seed(3)
+    want = views.flip(views.crop((torch.cat([x, x]) + 1) / 2))
+    want = views.blur(views.grayscale(views.jitter(want))).clamp(0, 1) * 2 - 1
+    assert torch.equal(view1, want[:6]) and torch.equal(view2, want[6:])
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_pre_cropped_pairs_skip_the_crop(c):
+    x, y = images(c), images(c)
+    crop_only = SimCLRViews(16, **{**OFF, "scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3)})
+    view1, view2 = crop_only(torch.stack([x, y], 1))
+    assert (view1 - x).abs().max() < 1e-6 and (view2 - y).abs().max() < 1e-6
+    assert (crop_only(x)[0] - x).abs().max() > 0.1  # the plain path crops
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_pre_cropped_pairs_get_the_other_ops_of_the_plain_path(c):
+    # Every op but the crop on or off for certain (and a fixed blur): both paths must agree.
+    fixed = dict(flip_p=1.0, grayscale_p=1.0, jitter_p=0.0, blur_p=1.0, blur_sigma=(1.0, 1.0))
+    views = SimCLRViews(16, scale=(1.0, 1.0), ratio=(1.0, 1.0), **fixed)  # crop: the identity
+    x, y = images(c), images(c)
+    view1, view2 = views(torch.stack([x, y], 1))
+    assert (view1 - views(x)[0]).abs().max() < 1e-5 and (view2 - views(y)[1]).abs().max() < 1e-5
+    assert (view1 - x).abs().max() > 0.1  # the ops did something
+
+
+def test_each_pre_cropped_view_draws_its_own_ops_from_the_seed():
+    x = images(b=8)
+    pairs, views = torch.stack([x, x], 1), SimCLRViews(16)
+    torch.manual_seed(4)
+    view1, view2 = views(pairs)
+    assert (view1 - view2).abs().flatten(1).amax(1).min() > 0.01  # equal crops, other ops
+    torch.manual_seed(4)
+    assert torch.equal(views(pairs)[0], view1)
+    assert views(pairs.bfloat16())[0].dtype == torch.bfloat16
+
+
+def test_bad_pairs_are_refused():
+    with pytest.raises(ValueError, match="8 x 8, but these views are 16 x 16"):
+        SimCLRViews(16)(torch.rand(2, 2, 3, 8, 8))
+    for bad in (torch.rand(2, 3, 3, 16, 16), torch.rand(2, 2, 2, 16, 16)):
+        with pytest.raises(ValueError, match=r"\(b, 2, c, s, s\) with c = 1 or 3"):
+            SimCLRViews(16)(bad)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_views_stay_on_the_gpu():
     x = images().cuda()
@@ -102,3 +151,5 @@ def test_views_stay_on_the_gpu():
     b = SimCLRViews(16)(x)
     assert a[0].device == x.device and torch.equal(a[0], b[0])
     assert hflip(x, generator=torch.Generator().manual_seed(0)).device == x.device
+    pairs = SimCLRViews(16)(torch.stack([x, x], 1))
+    assert pairs[0].device == x.device and pairs[0].shape == x.shape

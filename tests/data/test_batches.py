@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from lzn.data.batches import StepBatches
+from lzn.data.batches import ItemKey, StepBatches
 
 
 def _take(sampler, n):
@@ -46,3 +46,20 @@ def test_the_order_depends_on_the_seed():
     assert torch.equal(
         StepBatches(50, 8, seed=1).epoch_order(0), StepBatches(50, 8, seed=1).epoch_order(0)
     )
+
+
+def test_keys_carry_the_indices_the_step_and_the_seed():
+    plain = _take(StepBatches(50, 8, seed=5, start=3), 4)
+    keyed = _take(StepBatches(50, 8, seed=5, start=3, keys=True), 4)
+    for step, (indices, keys) in enumerate(zip(plain, keyed, strict=True), start=3):
+        assert keys == [ItemKey(i, step, 5) for i in indices]
+
+
+def test_a_keys_generator_depends_on_seed_step_and_index_only():
+    def draws(key):
+        return key.generator().integers(0, 2**62, 4).tolist()
+
+    assert draws(ItemKey(3, 10, 5)) == draws(ItemKey(3, 10, 5))
+    others = [ItemKey(4, 10, 5), ItemKey(3, 11, 5), ItemKey(3, 10, 6), ItemKey(10, 3, 5)]
+    assert len({tuple(draws(k)) for k in [ItemKey(3, 10, 5), *others]}) == 5
+    assert draws(ItemKey(0, 0, -1)) != draws(ItemKey(0, 0, 1))  # negative seeds work too

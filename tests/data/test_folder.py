@@ -171,3 +171,26 @@ def test_batches_through_a_data_loader(classes):
     images, labels = next(iter(DataLoader(ImageFolder(classes, size=6), batch_size=4)))
     assert images.shape == (4, 3, 6, 6) and images.is_contiguous()
     assert labels.tolist() == [0, 1, 1, 2]
+
+
+@pytest.mark.parametrize(("name", "decoded"), [("big.jpg", (200, 150)), ("big.png", (800, 600))])
+def test_open_bounds_the_shorter_side_and_never_decodes_a_large_jpeg_whole(
+    tmp_path, monkeypatch, name, decoded
+):
+    pixels = np.random.default_rng(2).integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / name)
+    data = ImageFolder(tmp_path, size=8)
+    resized_from, resize = [], Image.Image.resize
+
+    def recording_resize(self, *args, **kwargs):
+        resized_from.append(self.size)
+        return resize(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", recording_resize)
+    image, full = data.open(0, max_short_side=100)
+    assert image.size == (133, 100) and image.mode == "RGB" and full == (800, 600)
+    # A JPEG is decoded at 1/4 scale (1/8 would be under 100 pixels), then resized to the bound.
+    assert resized_from == [decoded]
+    image, full = data.open(0, max_short_side=600)  # not over the bound: as it is
+    assert image.size == full == (800, 600)
+    assert data.open(0)[0].size == (800, 600)

@@ -2,7 +2,9 @@
 
 Images in and out are (b, c, s, s) in [-1, 1] with c in {1, 3}; every sample draws its own random
 parameters. Randomness comes from torch's global generator (kornia's too), so `torch.manual_seed`
-makes a step's views reproducible; `hflip` also takes an explicit generator.
+makes a step's views reproducible; `hflip` also takes an explicit generator. `SimCLRViews` also
+takes pairs (b, 2, c, s, s) of views that the loaders cut from the full images
+(`lzn.data.views.CroppedPairs`, case study 2's data) and then leaves their crops as they are.
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ def _check(images: Tensor) -> None:
         raise ValueError(
             f"augmentations take float images (b, c, s, s) with c = 1 or 3, got "
             f"{images.dtype} {tuple(images.shape)}"
+        )
+
+
+def _check_pairs(pairs: Tensor, size: int) -> None:
+    if pairs.shape[1] != 2 or pairs.shape[2] not in (1, 3) or not pairs.is_floating_point():
+        raise ValueError(
+            f"pre-cropped views must be float (b, 2, c, s, s) with c = 1 or 3, got "
+            f"{pairs.dtype} {tuple(pairs.shape)}"
+        )
+    if pairs.shape[-2:] != (size, size):
+        raise ValueError(
+            f"pre-cropped views are {pairs.shape[-2]} x {pairs.shape[-1]}, but these views are "
+            f"{size} x {size}: crop them to the model's image size"
         )
 
 
@@ -58,6 +73,11 @@ class SimCLRViews(torch.nn.Module):
     No solarisation (the official code has none). One-channel images skip saturation, hue and
     grayscale, which need colour. Work is done in [0, 1] on the batch's device and returned in
     [-1, 1]; `forward(images)` returns (view1, view2).
+
+    `forward` on pairs (b, 2, c, size, size) whose crops were already cut from the full images
+    (`lzn.data.views.CroppedPairs`, which ImageNetData gives: the official pipeline crops the
+    full-resolution image, not a resized centre square) skips the crop, so `scale` and `ratio`
+    do not apply, and does the rest to each view: view1 from pairs[:, 0], view2 from pairs[:, 1].
     """
 
     def __init__(
@@ -90,13 +110,22 @@ class SimCLRViews(torch.nn.Module):
         self.blur = K.RandomGaussianBlur(kernel, blur_sigma, p=blur_p)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        _check(images)
+        """(view1, view2) of images (b, c, s, s), or of pre-cropped pairs (b, 2, c, size, size)."""
+        pairs = images.ndim == 5
+        if pairs:
+            _check_pairs(images, self.size)
+        else:
+            _check(images)
         dtype = images.dtype
         # kornia's colour ops want float32 or float64; half precision is done in float32.
         work = images if dtype in (torch.float32, torch.float64) else images.float()
         # Both views in one batch: one pass of kernels, independent draws per row all the same.
-        x = (torch.cat([work, work]) + 1) / 2
-        x = self.flip(self.crop(x))
+        if pairs:
+            x = (work.transpose(0, 1).flatten(0, 1) + 1) / 2  # all first views, then all second
+            x = self.flip(x)
+        else:
+            x = (torch.cat([work, work]) + 1) / 2
+            x = self.flip(self.crop(x))
         if x.shape[1] == 3:
             x = self.grayscale(self.jitter(x))
         else:

@@ -15,6 +15,8 @@ Policies:
   (antialiased when shrinking), then the centre `size` x `size` is cropped (`size=224,
   resize=256` is the usual evaluation crop). Colour becomes "L" (channels=1) or "RGB" (3); alpha
   is dropped; EXIF orientation is ignored, as torchvision does.
+- Full images: `open(i, max_short_side)` decodes file i whole, bounded in memory (its docstring);
+  `lzn.data.views.CroppedPairs` cuts random crops from it instead of the centre square.
 - Corrupt files (PIL cannot decode them): `on_corrupt="error"` raises ValueError naming the file;
   `"skip"` warns once per file and returns the next decodable item instead. `verify()` decodes
   every file up front and returns the bad ones.
@@ -25,13 +27,16 @@ from __future__ import annotations
 import operator
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+
+T = TypeVar("T")
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -96,6 +101,11 @@ class ImageFolder(Dataset):
         return self.root / os.fsdecode(self._files[index])
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.first_decodable(index, self._load)
+
+    def first_decodable(self, index: int, load: Callable[[int], T]) -> tuple[T, Tensor]:
+        """(load(i), label of i) for i = `index`, or under on_corrupt="skip" the first file from
+        `index` on (cyclically) that decodes. `load(i)` decodes file i with `open`."""
         n = len(self)
         index = operator.index(index)
         if not -n <= index < n:
@@ -105,12 +115,12 @@ class ImageFolder(Dataset):
             if self.on_corrupt == "skip" and i in self._bad:
                 continue
             try:
-                return self._load(i), self.targets[i]
+                return load(i), self.targets[i]
             except _Undecodable as e:
                 if self.on_corrupt == "error":
                     raise ValueError(str(e)) from None
                 self._bad.add(i)
-                warnings.warn(f"{e}; skipped (on_corrupt='skip')", stacklevel=2)
+                warnings.warn(f"{e}; skipped (on_corrupt='skip')", stacklevel=3)
         raise ValueError(f"none of the {n} image files under {self.root} can be decoded")
 
     def verify(self) -> list[Path]:
@@ -119,27 +129,44 @@ class ImageFolder(Dataset):
         bad = []
         for i in range(len(self)):
             try:
-                self._open(i)
+                self.open(i)
             except _Undecodable:
                 self._bad.add(i)
                 bad.append(self.path(i))
         return bad
 
-    def _open(self, i: int):
+    def open(self, i: int, max_short_side: int | None = None):
+        """File i decoded whole, in the folder's colour mode (a PIL image), and its size (w, h) in
+        the file. With `max_short_side`, memory-bounded: an image whose shorter side is longer
+        is downscaled (bicubic, antialiased) to that shorter side, and a JPEG is decoded at the
+        smallest 1/2, 1/4 or 1/8 scale that is still at least that large (PIL's `draft`), never
+        whole. Other formats are decoded whole first, up to PIL's decompression-bomb limit
+        (`PIL.Image.MAX_IMAGE_PIXELS`; larger files count as undecodable)."""
         from PIL import Image
 
         path = self.path(i)
         try:
             with Image.open(path) as image:
-                return image.convert("L" if self.channels == 1 else "RGB")  # decodes it all
+                full = image.size
+                short = min(full)
+                if max_short_side is None or short <= max_short_side:
+                    return self._colour(image), full
+                bounded = tuple(max(1, round(side * max_short_side / short)) for side in full)
+                image.draft(None, bounded)  # JPEG only (a no-op for other formats)
+                image = self._colour(image)  # decodes
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
             raise _Undecodable(f"cannot decode {path} as an image ({e})") from None
+        if image.size != bounded:
+            image = image.resize(bounded, Image.Resampling.BICUBIC)
+        return image, full
+
+    def _colour(self, image):
+        return image.convert("L" if self.channels == 1 else "RGB")
 
     def _load(self, i: int) -> Tensor:
         from PIL import Image
 
-        image = self._open(i)
-        w, h = image.size
+        image, (w, h) = self.open(i)
         short = min(w, h)
         shape = (max(self.resize, round(w * self.resize / short)),
                  max(self.resize, round(h * self.resize / short)))  # fmt: skip
@@ -147,9 +174,14 @@ class ImageFolder(Dataset):
             image = image.resize(shape, Image.Resampling.BICUBIC)
         left, top = (shape[0] - self.size) // 2, (shape[1] - self.size) // 2
         image = image.crop((left, top, left + self.size, top + self.size))
-        pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
-        pixels = pixels.view(self.size, self.size, self.channels).permute(2, 0, 1)
-        return pixels.to(torch.float32, memory_format=torch.contiguous_format) / 127.5 - 1.0
+        return as_tensor(image)
+
+
+def as_tensor(image) -> Tensor:
+    """A PIL image ("L" or "RGB") as float32 (channels, h, w) in [-1, 1]."""
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
+    pixels = pixels.view(image.height, image.width, len(image.getbands())).permute(2, 0, 1)
+    return pixels.to(torch.float32, memory_format=torch.contiguous_format) / 127.5 - 1.0
 
 
 def _list_images(root: Path, extensions: tuple[str, ...]) -> list[tuple[str, ...]]:

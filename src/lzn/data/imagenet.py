@@ -4,7 +4,8 @@ The val images must be in class folders too, as the standard `valprep.sh` (the o
 ImageNet example points to) arranges the 50,000 flat val files. Labels are the indices of the
 sorted wnids, the same in both splits only when both hold the same class folders (a warning says
 when they do not). Resizing and corrupt files follow `ImageFolder`; the usual evaluation crop is
-`size=224, resize=256`.
+`size=224, resize=256`. For training, `lzn.data.ImageNetData` cuts case study 2's two views
+from the full images instead (`lzn.data.views.CroppedPairs`).
 """
 
 from __future__ import annotations

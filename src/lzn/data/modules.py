@@ -2,9 +2,12 @@
 
 `batch_size` is the global batch, the paper's number: with N devices each takes batch_size / N.
 Batches come from `StepBatches` (a seeded order that depends on the step only), so a run resumed
-from a checkpoint sees exactly the data the uninterrupted run saw. Augmentations are not done
-here: the training modules apply them to whole batches on the device (`lzn.data.augment`).
-Every item is (image float32 (c, s, s) in [-1, 1], label long; -1 where there are none).
+from a checkpoint sees exactly the data the uninterrupted run saw. Augmentations are done by
+the training modules on whole batches on the device (`lzn.data.augment`), except case study 2's
+crops, which need the full image: with `crop_pairs` (ImageNetData's default) an item is two
+random crops of the full image (2, c, s, s) (`lzn.data.views.CroppedPairs`), seeded by (run
+seed, step, index) through the sampler's keys, so that a resumed run cuts the same crops.
+Every other item is (image float32 (c, s, s) in [-1, 1], label long; -1 where there are none).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from lzn import rng
 from lzn.data.batches import StepBatches
+from lzn.data.folder import ImageFolder
+from lzn.data.views import MAX_SHORT_SIDE
 
 
 class LZNData(L.LightningDataModule):
@@ -29,6 +34,11 @@ class LZNData(L.LightningDataModule):
 
     def train_set(self) -> Dataset:
         raise NotImplementedError
+
+    def training_data(self) -> dict | None:
+        """What the exported model records of its training data (`LZN.training_data`): the
+        held-out split of the built-in sets, so that evaluation cannot test on training images."""
+        return None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train is None:
@@ -48,7 +58,7 @@ class LZNData(L.LightningDataModule):
             )
         batches = StepBatches(
             len(self.train), self.batch_size // world, seed=rng.run_seed(), start=start,
-            rank=rank, world=world,
+            rank=rank, world=world, keys=getattr(self.train, "takes_keys", False),
         )  # fmt: skip
         return DataLoader(
             self.train,
@@ -77,6 +87,9 @@ class _HeldOutSplit(LZNData):
         load = importlib.import_module(f"lzn.data.{self.source}").load
         x, y, _, _ = load(test_fraction=self.test_fraction, seed=self.split_seed)
         return TensorDataset(x, y)
+
+    def training_data(self) -> dict:
+        return {"data": self.source, "test_fraction": self.test_fraction, "seed": self.split_seed}
 
 
 class DigitsData(_HeldOutSplit):
@@ -127,42 +140,58 @@ class CIFAR10Data(LZNData):
         return _Uint8Images(*cifar10.load(self.root, split="train", download=self.download))
 
 
+def _crop_pairs(folder: ImageFolder, size: int, max_short_side: int) -> Dataset:
+    from lzn.data.views import CroppedPairs
+
+    return CroppedPairs(folder, size, max_short_side=max_short_side)
+
+
 class FolderData(LZNData):
     """A folder of images (AFHQ, CelebA-HQ, LSUN, your own): resized on their shorter side to
-    `size`, centre-cropped; labels from class sub-folders when there are some."""
+    `size`, centre-cropped; labels from class sub-folders when there are some.
+
+    `crop_pairs=True` (for RepresentationModule): items are two random `size` x `size` crops of
+    the full image instead (`lzn.data.views`: torchvision's RandomResizedCrop boxes; images
+    whose shorter side exceeds `max_short_side` are first downscaled to it)."""
 
     def __init__(
         self, root: str, size: int, batch_size: int = 256, channels: int = 3,
         labels: bool | None = None, on_corrupt: str = "error", num_workers: int = 4,
+        crop_pairs: bool = False, max_short_side: int = MAX_SHORT_SIDE,
     ):  # fmt: skip
         super().__init__(batch_size, num_workers)
         self.root = _existing(root, "image folder", "set data.root to a folder of images")
         self.size, self.channels, self.labels, self.on_corrupt = size, channels, labels, on_corrupt
+        self.crop_pairs, self.max_short_side = crop_pairs, max_short_side
 
     def train_set(self) -> Dataset:
-        from lzn.data.folder import ImageFolder
-
-        return ImageFolder(
+        folder = ImageFolder(
             self.root, size=self.size, channels=self.channels, labels=self.labels,
             on_corrupt=self.on_corrupt,
         )  # fmt: skip
+        return _crop_pairs(folder, self.size, self.max_short_side) if self.crop_pairs else folder
 
 
 class ImageNetData(LZNData):
-    """ImageNet's training split in the usual class-folder layout (root/train/<wnid>/*.JPEG)."""
+    """ImageNet's training split in the usual class-folder layout (root/train/<wnid>/*.JPEG),
+    as case study 2 uses it: by default (`crop_pairs=True`) each item is two random `size` x
+    `size` crops of the full image (`lzn.data.views`, the official pipeline's
+    RandomResizedCrop; images whose shorter side exceeds `max_short_side` are first downscaled
+    to it); `crop_pairs=False` gives the image resized on its shorter side and centre-cropped."""
 
     def __init__(
         self, root: str = "data/imagenet", size: int = 224, batch_size: int = 8192,
-        num_workers: int = 16,
+        num_workers: int = 16, crop_pairs: bool = True, max_short_side: int = MAX_SHORT_SIDE,
     ):  # fmt: skip
         super().__init__(batch_size, num_workers)
         self.root = _existing(
             root, "ImageNet", "download it from image-net.org and set data.root to the folder "
             "that holds train/ and val/"
         )  # fmt: skip
-        self.size = size
+        self.size, self.crop_pairs, self.max_short_side = size, crop_pairs, max_short_side
 
     def train_set(self) -> Dataset:
         from lzn.data.imagenet import ImageNet
 
-        return ImageNet(self.root, "train", size=self.size)
+        train = ImageNet(self.root, "train", size=self.size)
+        return _crop_pairs(train, self.size, self.max_short_side) if self.crop_pairs else train
