@@ -111,7 +111,6 @@ def test_a_failed_save_leaves_the_previous_weights_usable(model, tmp_path, monke
         (lambda m: m.generate(2, [3, 10]), r"label 10 is outside the label set \(0..9\)"),
         (lambda m: m.generate(2, [1]), "got 1 labels for n=2"),
         (lambda m: m.generate(0, []), "n must be a positive number"),
-        (lambda m: m.generate(2), "class-conditional: pass labels"),
         (lambda m: m.image.decode(torch.zeros(2, 16), sampler="dopri"), "unknown sampler"),
     ],
 )
@@ -126,3 +125,27 @@ def test_models_without_a_modality_say_so():
         rep.classify(torch.zeros(2, 1, 28, 28))
     with pytest.raises(ValueError, match="no image decoder"):
         rep.image.decode(torch.zeros(2, 64))
+
+
+def test_unconditional_samples_of_a_joint_model_take_the_label_decoders_labels(model):
+    # Paper Alg. 7: latents from N(0, I); the decoder's one-hot label is the label decoder's
+    # reading of each latent. The same draw decoded with those labels gives the same images.
+    g = torch.Generator().manual_seed(0)
+    samples = model.generate(6, sampler="euler", steps=2, generator=g)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(6, model.latent_dim, generator=g)
+    labels = model.label.decode(z)
+    expected = model.image.decode(z, labels=labels, sampler="euler", steps=2, generator=g)
+    assert samples.shape == (6, 1, 8, 8) and torch.equal(samples, expected)
+
+
+def test_reconstruct_on_a_joint_model_reads_labels_from_the_latents(model):
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    g = torch.Generator().manual_seed(0)
+    out = model.reconstruct(x, sampler="euler", steps=2, generator=g)
+    g = torch.Generator().manual_seed(0)
+    labels = model.label.decode(model.latents(x, generator=g))
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(
+        out, model.reconstruct(x, labels=labels, sampler="euler", steps=2, generator=g)
+    )

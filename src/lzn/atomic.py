@@ -14,9 +14,11 @@ def write(path: str | os.PathLike, write_to: Callable[[str], object]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
     try:
         write_to(tmp)
+        # mkstemp makes 0600, and some writers (safetensors) recreate the file as 0600: a saved
+        # file gets the usual mode, readable by others on a shared server as umask allows.
+        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

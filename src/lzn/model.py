@@ -8,12 +8,14 @@
     model.reconstruct(images)   image encoder + decoder inverse and forward -> images
 
 Latents are batch-dependent: a sample's zone is cut by all anchors of its batch, so `latents`,
-`classify` and `reconstruct` change with the batch they are given. Pass `bank=` (anchors of a
-fixed reference set, from `anchor_bank`) to compute zones against that fixed set plus the batch,
-so that results do not drift with the evaluation batch size.
+`classify` and `reconstruct` change with the batch they are given. `bank=` adds the anchors of a
+fixed reference set, so that results do not drift with the evaluation batch. A trained model
+carries such a bank (`model.bank`, anchors of its training images, `lzn.bank`), and `classify`
+uses it by default: one image is classified as it would be in a large batch.
 
-Weights are saved as `config.json` (the architecture) and `model.safetensors` (tensors only):
-loading never unpickles, so it never runs code from the file.
+Weights are saved as `config.json` (the architecture, plus `training_data`: the data and split
+the model was trained on, when known), `model.safetensors` and `bank.safetensors` (tensors
+only): loading never unpickles, so it never runs code from the files.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import Tensor, nn
 
 import lzn
 from lzn import atomic, rng
+from lzn import bank as anchor_banks
 from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
@@ -34,7 +37,8 @@ from lzn.nets.ncsnpp import HeadConfig, UNetConfig, UNetDecoder, UNetEncoder
 from lzn.nets.resnet import ResNetConfig, ResNetEncoder
 
 FORMAT = "lzn-model"
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+CONFIG_FILE, WEIGHTS_FILE, BANK_FILE = "config.json", "model.safetensors", "bank.safetensors"
+MODEL_BANK = "model"  # `bank=` value: the anchor bank the model carries
 
 
 def _dataclass(cls, fields: dict):
@@ -92,6 +96,12 @@ class LZN(nn.Module):
                 solver=label["solver"],
                 cutoff=label["cutoff"],
             )
+        # Anchors (k, q) and labels (k,) of a fixed set of training images (`set_bank`).
+        self.bank: Tensor | None = None
+        self.bank_labels: Tensor | None = None
+        # The data set and held-out split the weights were trained on, e.g. {"data": "digits",
+        # "test_fraction": 0.2, "seed": 0}, so that evaluation can refuse overlapping test data.
+        self.training_data: dict | None = None
 
     @property
     def image(self) -> ImageModality:
@@ -131,17 +141,47 @@ class LZN(nn.Module):
         images: Tensor,
         *,
         alpha: float = 1.0,
-        bank: Tensor | None = None,
+        bank: Tensor | str | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Latents (b, q) of the images, in the zones cut by their batch (and `bank`)."""
+        """Latents (b, q) of the images, in the zones cut by their batch (and `bank`: anchors,
+        or "model" for the model's own bank)."""
+        bank = self._bank(bank)
         return self.image.latents(images, alpha=alpha, bank=bank, generator=generator)
+
+    def _bank(self, bank: Tensor | str | None) -> Tensor | None:
+        if isinstance(bank, str):
+            if bank != MODEL_BANK:
+                raise ValueError(f"bank must be anchors, {MODEL_BANK!r} or None, got {bank!r}")
+            return self.bank  # None for a model that carries no bank: the batch alone
+        return bank
 
     @torch.no_grad()
     def anchor_bank(self, images: Tensor, batch_size: int = 256) -> Tensor:
         """Anchors of a fixed reference set, for batch-independent latents (`bank=`)."""
         parts = [self.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         return torch.cat(parts)
+
+    @torch.no_grad()
+    def set_bank(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        size: int = anchor_banks.DEFAULT_SIZE,
+        seed: int = 0,
+        batch_size: int = 256,
+    ) -> None:
+        """Make the anchors of `size` of these (training) images the model's bank, class-balanced
+        by `labels` when given (`lzn.bank`). Encoded in eval mode with the current weights."""
+        index = anchor_banks.select(len(images), labels, size, seed)
+        was_training = self.training
+        self.eval()
+        try:
+            self.bank = self.anchor_bank(images[index.to(images.device)], batch_size).float()
+        finally:
+            self.train(was_training)
+        self.bank_labels = None if labels is None else torch.as_tensor(labels)[index].cpu().long()
 
     @torch.no_grad()
     def embed(self, images: Tensor) -> Tensor:
@@ -175,16 +215,18 @@ class LZN(nn.Module):
         alpha: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """n images in [-1, 1]: unconditional (latents from N(0, I)), or of the given labels
-        (label encoder + image decoder: latents in the labels' zones)."""
+        """n images in [-1, 1]: of the given labels (label encoder + image decoder: latents in
+        the labels' zones), or unconditional: latents from N(0, I) and, for a class-conditional
+        decoder, the one-hot label that the label decoder reads from each latent (paper
+        Alg. 7)."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive number of images, got {n!r}")
         kwargs = {"sampler": sampler, "steps": steps, "generator": generator}
         if labels is None:
-            if self.image.num_classes:
-                raise ValueError("this decoder is class-conditional: pass labels")
             device = next(self.parameters()).device
             z = alpha * rng.randn(n, self.latent_dim, generator=generator, device=device)
+            if self.image.num_classes:
+                kwargs["labels"] = self._labels_of(z, generator)
             return self.image.decode(z, **kwargs)
         labels = self._modality("label").validate(labels)
         if len(labels) != n:
@@ -193,17 +235,29 @@ class LZN(nn.Module):
             kwargs["labels"] = labels  # the decoder also takes the one-hot label (case study 3)
         return self.translate(labels, "label", "image", alpha=alpha, **kwargs)
 
+    def _labels_of(self, latents: Tensor, generator: torch.Generator | None) -> Tensor:
+        """The decoder's label for latents: the label decoder's reading of them, or, when the
+        decoder ignores latents (the conditional rectified-flow baseline), uniform draws."""
+        if self.image.decoder.latent_dim == 0:
+            return rng.randint(
+                self.image.num_classes, (len(latents),), generator=generator, device=latents.device
+            )
+        return self._modality("label").decode(latents)
+
     @torch.no_grad()
     def classify(
         self,
         images: Tensor,
         *,
         alpha: float = 0.0,
-        bank: Tensor | None = None,
+        bank: Tensor | str | None = MODEL_BANK,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Labels (b,): image encoder + label decoder, with uniform class weights; alpha = 0 takes
-        zone centres, the paper's App. E.4 choice."""
+        zone centres, the paper's App. E.4 choice. Zones are cut by the model's bank plus the
+        images (`bank="model"`, the default; the batch alone if the model has no bank), by the
+        batch alone (`bank=None`, the paper's Alg. 9) or by given anchors plus the batch."""
+        bank = self._bank(bank)
         return self.translate(images, "image", "label", alpha=alpha, bank=bank, generator=generator)
 
     @torch.no_grad()
@@ -214,15 +268,18 @@ class LZN(nn.Module):
         labels: Tensor | None = None,
         sampler: str = "rk45",
         steps: int = 20,
-        bank: Tensor | None = None,
+        bank: Tensor | str | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The paper's reconstruction: the image's latent, the decoder's ODE back to noise, then
-        forward again with the same latent."""
+        forward again with the same latent. A class-conditional decoder takes `labels`, or, when
+        none are given, the labels the label decoder reads from the images' latents."""
         images = self.image.validate(images)
         if labels is not None:
             labels = self._modality("label").validate(labels)
         z = self.latents(images, bank=bank, generator=generator)
+        if labels is None and self.image.num_classes:
+            labels = self._labels_of(z, generator)
         noise = self.image.invert(images, z, labels=labels, sampler=sampler, steps=steps)
         return self.image.decode(z, labels=labels, noise=noise, sampler=sampler, steps=steps)
 
@@ -239,8 +296,17 @@ class LZN(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"format": FORMAT, "lzn_version": lzn.__version__, **self.config}
+        if self.training_data is not None:
+            config["training_data"] = dict(self.training_data)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         atomic.write(directory / WEIGHTS_FILE, lambda path: _write_weights(state, path))
+        if self.bank is not None:
+            bank = {"anchors": self.bank.detach().float().contiguous().cpu()}
+            if self.bank_labels is not None:
+                bank["labels"] = self.bank_labels.detach().long().contiguous().cpu()
+            atomic.write(directory / BANK_FILE, lambda path: _write_weights(bank, path))
+        else:  # a bank left by an earlier save belongs to other weights
+            (directory / BANK_FILE).unlink(missing_ok=True)
         atomic.write(
             directory / CONFIG_FILE,
             lambda path: Path(path).write_text(json.dumps(config, indent=2) + "\n"),
@@ -249,10 +315,8 @@ class LZN(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str = "cpu") -> LZN:
-        """Load a model written by `save_pretrained`; refuses anything else with a clear error."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
+        """Load a model written by `save_pretrained`, in eval mode (as for inference; call
+        `.train()` to fine-tune); refuses anything else with a clear error."""
         directory = Path(directory)
         config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
         for path in (config_path, weights_path):
@@ -267,13 +331,8 @@ class LZN(nn.Module):
         if not isinstance(config, dict) or config.pop("format", None) != FORMAT:
             raise ValueError(f"{config_path} is not an lzn model config (no format: {FORMAT!r})")
         config.pop("lzn_version", None)
-        try:
-            state = load_file(weights_path, device=map_location)
-        except (SafetensorError, OSError) as e:
-            raise ValueError(
-                f"{weights_path} is not a readable safetensors file (truncated, or another "
-                f"format such as a pickle, which is never loaded): {e}"
-            ) from None
+        training_data = config.pop("training_data", None)
+        state = _read_weights(weights_path, map_location)
         try:
             model = cls(config)
         except (KeyError, TypeError, ValueError) as e:
@@ -282,7 +341,35 @@ class LZN(nn.Module):
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:
             raise ValueError(f"{weights_path} does not match {config_path}: {e}") from None
-        return model.to(map_location)
+        model.training_data = training_data
+        if (directory / BANK_FILE).is_file():
+            model._load_bank(directory / BANK_FILE)
+        return model.to(map_location).eval()
+
+    def _load_bank(self, path: Path) -> None:
+        bank = _read_weights(path, "cpu")
+        anchors, labels = bank.get("anchors"), bank.get("labels")
+        if anchors is None or anchors.ndim != 2 or anchors.shape[1] != self.latent_dim:
+            shape = None if anchors is None else tuple(anchors.shape)
+            raise ValueError(
+                f"{path} must hold anchors (k, {self.latent_dim}) for this model, got {shape}"
+            )
+        if labels is not None and labels.shape != (len(anchors),):
+            raise ValueError(f"{path}: {tuple(labels.shape)} labels for {len(anchors)} anchors")
+        self.bank, self.bank_labels = anchors, labels
+
+
+def _read_weights(path: Path, device: str) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path, device=device)
+    except (SafetensorError, OSError) as e:
+        raise ValueError(
+            f"{path} is not a readable safetensors file (truncated, or another format such as a "
+            f"pickle, which is never loaded): {e}"
+        ) from None
 
 
 def _write_weights(state: dict[str, Tensor], path: str) -> None:

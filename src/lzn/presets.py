@@ -6,8 +6,8 @@
     presets.recipe(name)            -> its training hyper-parameters, with their sources
 
 The paper's numbers (App. C-E) and the official code's settings where the paper is silent
-(marked "code") are recorded here and nowhere else; `../shared/paper/official-code-notes.md`
-section 3 lists them. `tiny=True` shrinks a preset's widths and depths, keeping its structure,
+(marked "code": the official repository, github.com/microsoft/latent-zoning-networks) are
+recorded here and nowhere else. `tiny=True` shrinks a preset's widths and depths, keeping its structure,
 for tests.
 """
 

@@ -20,6 +20,14 @@ def rand(*shape: int, generator: torch.Generator | None, device: torch.device | 
     return torch.rand(*shape, generator=generator, device=source).to(device)
 
 
+def randint(
+    high: int, shape: tuple[int, ...], *, generator: torch.Generator | None,
+    device: torch.device | str,
+) -> Tensor:  # fmt: skip
+    source = generator.device if generator is not None else device
+    return torch.randint(high, shape, generator=generator, device=source).to(device)
+
+
 def run_seed() -> int:
     """The seed of the current run: what `seed_everything` (Lightning, `lzn fit`) set, else 0."""
     import os
