@@ -41,6 +41,22 @@ def test_accuracy_counts_correct_labels_and_records_the_batches():
     assert result["bank_size"] == 7 and result["bank"] == "toy bank" and result["alpha"] == 0.5
 
 
+def test_the_default_bank_is_the_one_the_model_carries():
+    model, (images, labels) = LabelInPixel(), labelled_images(20)
+    model.bank = torch.zeros(5, 3)
+    row = classification_accuracy(model, images, labels, batch_size=10)
+    assert [c[2] for c in model.calls] == [5, 5]  # the model's 5 anchors joined every batch
+    assert row["bank"] == "the model's exported bank" and row["bank_size"] == 5
+    model.calls.clear()
+    row = classification_accuracy(model, images, labels, bank=None)  # the paper's Alg. 9
+    assert model.calls == [(20, 0.0, None)] and row["bank"] == "none" and row["bank_size"] == 0
+    del model.bank  # a model without a bank: the batch alone, and the row says why
+    row = classification_accuracy(model, images, labels)
+    assert row["bank"] == "none (the model carries no bank)" and row["bank_size"] == 0
+    with pytest.raises(ValueError, match="bank must be anchors, 'model' or None"):
+        classification_accuracy(model, images, labels, bank="train")
+
+
 def test_accuracy_grid_covers_every_alpha_and_batch_size():
     model, (images, labels) = LabelInPixel(), labelled_images(20)
     rows = accuracy_grid(model, images, labels, alphas=(1.0, 0.0), batch_sizes=(None, 5))

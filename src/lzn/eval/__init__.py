@@ -9,13 +9,15 @@
     lzn_eval.ClassifierFeatures("digits" | "mnist")        # shipped offline features
     lzn_eval.InceptionFeatures(weights_path)               # standard TF-Inception (optional)
     lzn_eval.linear_probe(...), lzn_eval.knn(...)          # frozen-feature representation metrics
-    lzn_eval.classification_accuracy(model, x, y, alpha=0.0, batch_size=..., bank=...)
+    lzn_eval.augmented_linear_probe(model.embed, ...)      # the paper's main probe (augmented)
+    lzn_eval.classification_accuracy(model, x, y, alpha=0.0, batch_size=..., bank="model")
     lzn_eval.reconstruction_error(model, x, repeats=20)    # the paper's definition
 
 `lzn evaluate --model DIR --config FILE --out DIR` runs them from a config (lzn.eval.command).
 """
 
 from lzn.eval.accuracy import accuracy_grid, classification_accuracy
+from lzn.eval.augmented_probe import augmented_linear_probe
 from lzn.eval.classifier import ClassifierFeatures
 from lzn.eval.features import (
     CallableExtractor,
@@ -47,6 +49,7 @@ __all__ = [
     "GenerativeMetrics",
     "InceptionFeatures",
     "accuracy_grid",
+    "augmented_linear_probe",
     "cached_extract",
     "classification_accuracy",
     "extract",

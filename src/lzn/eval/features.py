@@ -23,6 +23,7 @@ from torch import Tensor
 
 from lzn import atomic
 from lzn.eval import _checks
+from lzn.eval.progress import bar as progress_bar
 
 
 class FeatureExtractor(ABC):
@@ -182,15 +183,26 @@ def extract(
     batch_size: int = 250,
     keep_features: bool = True,
     keep_logits: bool = False,
+    progress: bool = False,
+    desc: str = "features",
+    total: int | None = None,
 ) -> FeatureSet:
     """Stream `source` through `extractor`. Memory: one batch of images, the d x d moments, and the
-    (n, d) features only if `keep_features` (KID and precision/recall need them, FID does not)."""
+    (n, d) features only if `keep_features` (KID and precision/recall need them, FID does not).
+    With `progress`, a bar counts images up to `total` (a tensor source's length by default)."""
     if keep_logits and not extractor.has_logits:
         raise ValueError(f"the feature extractor {extractor.name!r} gives no class logits")
+    if total is None and isinstance(source, Tensor):
+        total = len(source)
+    with progress_bar(total, desc, enabled=progress, unit="image") as bar:
+        return _extract(extractor, batches(source, batch_size), keep_features, keep_logits, bar)
+
+
+def _extract(extractor, source, keep_features: bool, keep_logits: bool, bar) -> FeatureSet:
     stats = FeatureStats()
     kept_features: list[np.ndarray] = []
     kept_logits: list[np.ndarray] = []
-    for images in batches(source, batch_size):
+    for images in source:
         features, logits = extractor.outputs(images)
         features = features.detach().float().cpu()
         if features.ndim != 2 or features.shape[0] != images.shape[0]:
@@ -203,6 +215,7 @@ def extract(
             kept_features.append(features.numpy())
         if keep_logits:
             kept_logits.append(logits.detach().float().cpu().numpy())
+        bar.update(len(images))
     if stats.n == 0:
         raise ValueError("no images to extract features from")
     return FeatureSet(
@@ -228,10 +241,12 @@ def cached_extract(
     keep_features: bool = True,
     keep_logits: bool = False,
     batch_size: int = 250,
+    progress: bool = False,
 ) -> tuple[FeatureSet, Path]:
     """Reference features of a data set, computed once: `key` names the data (set, split, size);
     the file name adds the extractor's name, so other features never reuse it. `source` is only
-    called on a cache miss, or when the cached file lacks what is asked for."""
+    called on a cache miss, or when the cached file lacks what is asked for (then, with
+    `progress`, a bar shows the extraction)."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{key}-{extractor.name}")
     path = Path(cache_dir or default_cache_dir()) / f"{safe}.npz"
     if path.is_file():
@@ -248,6 +263,8 @@ def cached_extract(
         batch_size=batch_size,
         keep_features=keep_features,
         keep_logits=keep_logits,
+        progress=progress,
+        desc=f"reference features ({key})",
     )
     result.save(path)
     return result, path

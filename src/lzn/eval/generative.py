@@ -219,13 +219,25 @@ class GenerativeMetrics:
     def keeps_features(self) -> bool:
         return "kid" in self.metrics or "precision_recall" in self.metrics
 
-    def features(self, source: Tensor | Sequence[Tensor] | Iterator[Tensor]) -> FeatureSet:
+    def features(
+        self,
+        source: Tensor | Sequence[Tensor] | Iterator[Tensor],
+        *,
+        progress: bool = False,
+        desc: str = "features",
+        total: int | None = None,
+    ) -> FeatureSet:
+        """The features the metrics need; with `progress`, a bar counting images to `total`
+        (pass it for a generator of samples: its length is unknown)."""
         return extract(
             self.extractor,
             source,
             batch_size=self.batch_size,
             keep_features=self.keeps_features,
             keep_logits="inception_score" in self.metrics,
+            progress=progress,
+            desc=desc,
+            total=total,
         )
 
     def compute(self, reference: FeatureSet, generated: FeatureSet) -> dict:

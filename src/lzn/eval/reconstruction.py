@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lzn.eval.progress import bar as progress_bar
+
 
 @torch.no_grad()
 def reconstruction_error(
@@ -27,6 +29,7 @@ def reconstruction_error(
     steps: int = 20,
     bank: Tensor | None = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> dict:
     """Mean per-image L2 reconstruction error of `model.reconstruct` (definition above)."""
     if not isinstance(images, Tensor) or images.ndim != 4 or len(images) == 0:
@@ -39,17 +42,20 @@ def reconstruction_error(
     batch_size = batch_size or len(images)
     generator = torch.Generator().manual_seed(seed)
     per_draw = []
-    for _ in range(repeats):
-        errors = []
-        for i in range(0, len(images), batch_size):
-            x = images[i : i + batch_size]
-            y = None if labels is None else labels[i : i + batch_size]
-            x_hat = model.reconstruct(
-                x, labels=y, sampler=sampler, steps=steps, bank=bank, generator=generator
-            )
-            diff = x_hat.detach().cpu().double() - x.cpu().double()
-            errors.append(diff.flatten(1).norm(dim=1))
-        per_draw.append(torch.cat(errors).mean())
+    total = repeats * len(images)
+    with progress_bar(total, "reconstruction", enabled=progress, unit="image") as bar:
+        for _ in range(repeats):
+            errors = []
+            for i in range(0, len(images), batch_size):
+                x = images[i : i + batch_size]
+                y = None if labels is None else labels[i : i + batch_size]
+                x_hat = model.reconstruct(
+                    x, labels=y, sampler=sampler, steps=steps, bank=bank, generator=generator
+                )
+                diff = x_hat.detach().cpu().double() - x.cpu().double()
+                errors.append(diff.flatten(1).norm(dim=1))
+                bar.update(len(x))
+            per_draw.append(torch.cat(errors).mean())
     per_draw = torch.stack(per_draw)
     return {
         "error": float(per_draw.mean()),

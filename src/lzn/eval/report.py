@@ -98,10 +98,15 @@ def markdown(report: dict) -> str:
         lines += ["| method | top-1 | top-5 |", "|---|---|---|"]
         if "linear_probe" in results:
             lp = results["linear_probe"]
-            lines.append(
-                f"| linear probe (weight decay {lp['weight_decay']:g}) | {_pct(lp['top1'])} | "
-                f"{_pct(lp['top5'])} |"
-            )
+            if "epochs" in lp:  # the paper's main protocol: trained on augmented images
+                flip = ", flips" if lp["flip"] else ""
+                how = (
+                    f"augmented (crop area {lp['crop_scale'][0]:g}-{lp['crop_scale'][1]:g}"
+                    f"{flip}; AdamW, {lp['epochs']} epochs)"
+                )
+            else:
+                how = f"L-BFGS, un-augmented (weight decay {lp['weight_decay']:g})"
+            lines.append(f"| linear probe, {how} | {_pct(lp['top1'])} | {_pct(lp['top5'])} |")
         for key, value in results.get("knn", {}).items():
             if key.startswith("k="):
                 lines.append(

@@ -1,6 +1,7 @@
 """Representation metrics on frozen features: a linear probe and a weighted kNN classifier.
 
-Linear probe (fixed protocol, nothing chosen on the test split):
+Linear probe (fixed protocol, nothing chosen on the test split; the default of `lzn evaluate`;
+the paper's main protocol trains on augmented images instead: `lzn.eval.augmented_probe`):
 1. features of the un-augmented train split; a stratified validation split (20%, seeded) is
    carved from it;
 2. features are standardised with the mean and std of the part being fitted;
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from lzn.eval import _checks
+from lzn.eval.progress import bar as progress_bar
 
 WEIGHT_DECAYS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -97,9 +99,12 @@ def linear_probe(
     max_iter: int = 500,
     device: str = "cpu",
     dtype: torch.dtype = torch.float64,
+    progress: bool = False,
 ) -> dict:
     """Top-1/top-5 test accuracy of a logistic-regression probe on frozen features (protocol in
-    the module docstring), with the validation accuracy of every weight decay tried."""
+    the module docstring), with the validation accuracy of every weight decay tried. For the
+    paper's main protocol (a probe trained on augmented images) see
+    `lzn.eval.augmented_probe.augmented_linear_probe`."""
     x_train, y_train, x_test, y_test, num_classes = _inputs(
         train_features, train_labels, test_features, test_labels
     )
@@ -120,16 +125,20 @@ def linear_probe(
     x_fit, x_val = tensor(x_train[fit]), tensor(x_train[validation])
     scale = _standardiser(x_fit)
     validation_top1 = {}
-    for wd in weight_decays:
-        probe = _fit_logistic(scale(x_fit), labels(y_train[fit]), num_classes, wd, max_iter)
-        with torch.no_grad():
-            validation_top1[wd] = _topk(probe(scale(x_val)), labels(y_train[validation]), 1)
-    best = max(validation_top1.values())
-    chosen = max(wd for wd, acc in validation_top1.items() if acc == best)
+    fits = len(weight_decays) + 1  # one per weight decay, and the refit on all of train
+    with progress_bar(fits, "linear probe (L-BFGS fits)", enabled=progress, unit="fit") as bar:
+        for wd in weight_decays:
+            probe = _fit_logistic(scale(x_fit), labels(y_train[fit]), num_classes, wd, max_iter)
+            with torch.no_grad():
+                validation_top1[wd] = _topk(probe(scale(x_val)), labels(y_train[validation]), 1)
+            bar.update(1)
+        best = max(validation_top1.values())
+        chosen = max(wd for wd, acc in validation_top1.items() if acc == best)
 
-    x_all = tensor(x_train)
-    scale = _standardiser(x_all)
-    probe = _fit_logistic(scale(x_all), labels(y_train), num_classes, chosen, max_iter)
+        x_all = tensor(x_train)
+        scale = _standardiser(x_all)
+        probe = _fit_logistic(scale(x_all), labels(y_train), num_classes, chosen, max_iter)
+        bar.update(1)
     with torch.no_grad():  # the only use of the test split
         scores, y = probe(scale(tensor(x_test))), labels(y_test)
         top1, top5 = _topk(scores, y, 1), _topk(scores, y, 5)

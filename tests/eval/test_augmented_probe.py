@@ -1,0 +1,106 @@
+import pytest
+import torch
+
+from lzn.data import digits
+from lzn.eval import augmented_linear_probe, linear_probe
+
+
+@pytest.fixture(scope="module")
+def split():
+    return digits.load()
+
+
+def pixels(images):
+    return images.flatten(1)
+
+
+class Recorder:
+    """Pixel features that keep every batch of images they were given."""
+
+    def __init__(self):
+        self.inputs = []
+
+    def __call__(self, images):
+        self.inputs.append(images.clone())
+        return images.flatten(1)
+
+
+FAST = {"epochs": 30, "batch_size": 128, "lr": 1e-2, "crop_scale": (0.8, 1.0), "flip": False}
+
+
+def test_on_digit_pixels_it_comes_within_a_few_points_of_the_lbfgs_probe(split):
+    x_train, y_train, x_test, y_test = split
+    augmented = augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, **FAST)
+    frozen = linear_probe(pixels(x_train), y_train, pixels(x_test), y_test, weight_decays=(1e-2,))
+    # Raw pixels are the hardest case for crops (a pixel feature moves with the crop): a linear
+    # probe on them still reaches ~96% against L-BFGS's 97.5% without augmentation.
+    assert abs(augmented["top1"] - frozen["top1"]) <= 0.03
+    assert augmented["top1"] <= augmented["top5"]
+    assert augmented["train_samples"] == len(x_train) and augmented["test_samples"] == len(x_test)
+    assert "augmented anew every epoch" in augmented["protocol"]
+
+
+def test_the_same_seed_gives_the_same_probe(split):
+    x_train, y_train, x_test, y_test = split
+    options = {**FAST, "epochs": 2}
+    first = augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, seed=4, **options)
+    again = augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, seed=4, **options)
+    other = augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, seed=5, **options)
+    assert first == again
+    assert other["final_train_loss"] != first["final_train_loss"]
+
+
+def test_every_epoch_sees_freshly_augmented_train_images_and_the_test_is_not_augmented(split):
+    x_train, y_train, x_test, y_test = split
+    n = len(x_train)
+    embed = Recorder()
+    augmented_linear_probe(
+        embed, x_train, y_train, x_test, y_test, epochs=2, batch_size=n,
+        embed_batch_size=n, crop_scale=(0.5, 1.0), flip=False,
+    )  # fmt: skip
+    # Calls: the un-augmented train images (standardisation), epoch 1, epoch 2, the test images.
+    assert len(embed.inputs) == 4
+    reference, epoch1, epoch2, test = embed.inputs
+    assert torch.equal(reference, x_train) and torch.equal(test, x_test)
+
+    def nearest(a, b):  # distance from each image of a to its nearest image of b
+        return torch.cdist(a.flatten(1), b.flatten(1)).min(1).values
+
+    # No training view is an original image, and epoch 2's views are not epoch 1's.
+    assert float(nearest(epoch1, x_train).min()) > 0
+    assert float(nearest(epoch2, epoch1).min()) > 0
+
+
+def test_no_augmentation_and_one_full_batch_is_plain_full_batch_training(split):
+    # With the identity "crop" every epoch sees the same features: the probe then depends on
+    # the seed only through the shuffling, which one full batch removes.
+    x_train, y_train, x_test, y_test = split
+    options = {"epochs": 3, "batch_size": len(x_train), "crop_scale": (1.0, 1.0), "flip": False}
+    a = augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, seed=0, **options)
+    b = augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, seed=9, **options)
+    assert a["top1"] == b["top1"] and a["final_train_loss"] == pytest.approx(b["final_train_loss"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
+        ({"lr": 0.0}, "lr must be positive"),
+        ({"crop_scale": (0.5, 2.0)}, "crop scale must satisfy"),
+    ],
+)
+def test_bad_settings_are_refused(split, change, message):
+    x_train, y_train, x_test, y_test = split
+    with pytest.raises(ValueError, match=message):
+        augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, **change)
+
+
+def test_bad_inputs_are_refused(split):
+    x_train, y_train, x_test, y_test = split
+    with pytest.raises(ValueError, match="the train labels must have shape"):
+        augmented_linear_probe(pixels, x_train, y_train[:5], x_test, y_test)
+    with pytest.raises(ValueError, match="train and test images differ in shape"):
+        augmented_linear_probe(pixels, x_train, y_train, x_test[:, :, :4], y_test)
+    with pytest.raises(ValueError, match="embed returned shape"):
+        augmented_linear_probe(lambda x: x, x_train, y_train, x_test, y_test)
