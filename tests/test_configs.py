@@ -4,6 +4,7 @@ YAML a user reads holds the same hyper-parameters as `lzn.presets`, the paper's 
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lzn import LZN, presets
@@ -42,8 +43,14 @@ def test_a_config_parses_and_restates_its_preset(path, capsys):
     assert printed["trainer"]["max_steps"] == max(recipe["iterations"].values())
 
 
-@pytest.mark.parametrize("name", ["mnist", "cifar10"])
-def test_a_baseline_differs_from_its_lzn_recipe_only_in_the_latent(name, capsys):
+BASELINES = [  # (LZN recipe, its baseline without the latent)
+    ("mnist-generation", "mnist-rf"), ("cifar10-generation", "cifar10-rf"),
+    ("mnist-joint", "mnist-joint-rf"), ("cifar10-joint", "cifar10-joint-rf"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "baseline_name"), BASELINES, ids=[b for _, b in BASELINES])
+def test_a_baseline_differs_from_its_lzn_recipe_only_in_the_latent(name, baseline_name, capsys):
     def resolved(path):
         with pytest.raises(SystemExit):
             main(["fit", "--config", str(path), "--print_config"])
@@ -52,13 +59,20 @@ def test_a_baseline_differs_from_its_lzn_recipe_only_in_the_latent(name, capsys)
         config, recipe = resolve(args["preset"], args["model"], args["recipe"])
         return config, recipe, printed["data"], printed["trainer"]["max_steps"]
 
-    lzn = resolved(CONFIGS[0].parent / f"{name}-generation.yaml")
-    baseline = resolved(CONFIGS[0].parent / "baselines" / f"{name}-rf.yaml")
+    lzn = resolved(CONFIGS[0].parent / f"{name}.yaml")
+    baseline = resolved(CONFIGS[0].parent / "baselines" / f"{baseline_name}.yaml")
     assert baseline[1:] == lzn[1:]  # recipe, data and budget
     assert baseline[0]["image"]["decoder"].pop("latent_input") is False
     assert lzn[0]["image"]["decoder"].pop("latent_input") is True
-    assert baseline[0] == lzn[0]
-    if name == "cifar10":  # the paper's RF baseline decoder (App. C): 61,804,419 parameters
-        baseline[0]["image"]["decoder"]["latent_input"] = False
-        decoder = LZN(baseline[0]).image.decoder
-        assert sum(p.numel() for p in decoder.parameters()) == 61_804_419
+    assert baseline[0] == lzn[0]  # the one-hot label input (case study 3) included
+    baseline[0]["image"]["decoder"]["latent_input"] = False
+    lzn[0]["image"]["decoder"]["latent_input"] = True
+    with torch.device("meta"):  # shapes only: no memory, no time
+        decoder, lzn_decoder = (LZN(c[0]).image.decoder for c in (baseline, lzn))
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    # Exactly the latent's columns of the conditioning MLP's first layer (4 nf wide) are gone.
+    nf = lzn[0]["image"]["decoder"]["unet"]["nf"]
+    assert count(lzn_decoder) - count(decoder) == lzn[0]["latent_dim"] * 4 * nf
+    assert decoder.latent_dim == 0 and decoder.num_classes == lzn_decoder.num_classes
+    if baseline_name == "cifar10-rf":  # the paper's RF baseline decoder (App. C)
+        assert count(decoder) == 61_804_419

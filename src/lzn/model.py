@@ -30,11 +30,13 @@ from torch import Tensor, nn
 import lzn
 from lzn import atomic, rng
 from lzn import bank as anchor_banks
+from lzn.modalities import rectified_flow as rf
 from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
 from lzn.nets.ncsnpp import HeadConfig, UNetConfig, UNetDecoder, UNetEncoder
 from lzn.nets.resnet import ResNetConfig, ResNetEncoder
+from lzn.progress import TimeBar
 
 FORMAT = "lzn-model"
 CONFIG_FILE, WEIGHTS_FILE, BANK_FILE = "config.json", "model.safetensors", "bank.safetensors"
@@ -214,14 +216,22 @@ class LZN(nn.Module):
         steps: int = 20,
         alpha: float = 1.0,
         generator: torch.Generator | None = None,
+        max_evaluations: int = rf.MAX_EVALUATIONS,
+        progress: bool = False,
     ) -> Tensor:
         """n images in [-1, 1]: of the given labels (label encoder + image decoder: latents in
         the labels' zones), or unconditional: latents from N(0, I) and, for a class-conditional
         decoder, the one-hot label that the label decoder reads from each latent (paper
-        Alg. 7)."""
+        Alg. 7). `max_evaluations`: RK45's cap per sample; `progress`: a bar on stderr."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive number of images, got {n!r}")
-        kwargs = {"sampler": sampler, "steps": steps, "generator": generator}
+        with TimeBar(f"sampling {n} images ({sampler})", enabled=progress) as bar:
+            kwargs = {"sampler": sampler, "steps": steps, "generator": generator,
+                      "max_evaluations": max_evaluations, "progress": bar}  # fmt: skip
+            return self._generate(n, labels, alpha, kwargs)
+
+    def _generate(self, n: int, labels, alpha: float, kwargs: dict) -> Tensor:
+        generator = kwargs["generator"]
         if labels is None:
             device = next(self.parameters()).device
             z = alpha * rng.randn(n, self.latent_dim, generator=generator, device=device)
@@ -270,6 +280,7 @@ class LZN(nn.Module):
         steps: int = 20,
         bank: Tensor | str | None = None,
         generator: torch.Generator | None = None,
+        max_evaluations: int = rf.MAX_EVALUATIONS,
     ) -> Tensor:
         """The paper's reconstruction: the image's latent, the decoder's ODE back to noise, then
         forward again with the same latent. A class-conditional decoder takes `labels`, or, when
@@ -280,8 +291,9 @@ class LZN(nn.Module):
         z = self.latents(images, bank=bank, generator=generator)
         if labels is None and self.image.num_classes:
             labels = self._labels_of(z, generator)
-        noise = self.image.invert(images, z, labels=labels, sampler=sampler, steps=steps)
-        return self.image.decode(z, labels=labels, noise=noise, sampler=sampler, steps=steps)
+        kwargs = {"sampler": sampler, "steps": steps, "max_evaluations": max_evaluations}
+        noise = self.image.invert(images, z, labels=labels, **kwargs)
+        return self.image.decode(z, labels=labels, noise=noise, **kwargs)
 
     # Weights -------------------------------------------------------------------------------
 

@@ -7,8 +7,8 @@
 
 The paper's numbers (App. C-E) and the official code's settings where the paper is silent
 (marked "code": the official repository, github.com/microsoft/latent-zoning-networks) are
-recorded here and nowhere else. `tiny=True` shrinks a preset's widths and depths, keeping its structure,
-for tests.
+recorded here and nowhere else. `tiny=True` shrinks a preset's widths and depths, keeping its
+structure, for tests.
 """
 
 from __future__ import annotations

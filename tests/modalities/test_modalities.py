@@ -1,5 +1,6 @@
 """Image and label modalities: round trips through their decoders."""
 
+import pytest
 import torch
 
 from lzn import presets
@@ -59,3 +60,62 @@ def test_inverse_then_forward_reconstructs_on_a_trained_decoder():
         back = model.image.decode(z, labels=labels, noise=noise)
     assert (back - images).abs().max() < 1e-2
     assert noise.std() > 0.5  # it really went back to the noise end
+
+
+def test_the_label_flow_setting_is_what_labels_run():
+    """`label.flow` reports the preset's label settings (not the base default) and is what
+    latents, decode and the alignment loss read: change it and they change."""
+    from lzn import zoning
+    from lzn.modalities.base import Modality
+
+    label = presets.build("digits-joint", tiny=True).label
+    given = presets.config("digits-joint")["label"]
+    assert label.flow == {k: given[k] for k in ("solver", "steps", "g")} != Modality.flow
+    labels = torch.tensor([0, 3, 3, 9])
+    weights = torch.full((10,), 0.1)
+
+    def runs():
+        z = label.latents(labels, generator=torch.Generator().manual_seed(0))
+        return z, label.decode(z, weights=weights), label.alignment_loss(z, labels, weights)
+
+    def expected(flow):
+        z = zoning.compute_latents(
+            label.anchors, index=labels, generator=torch.Generator().manual_seed(0), **flow
+        )
+        path = {"steps": flow["steps"], "solver": flow["solver"]}
+        return (
+            z,
+            zoning.assign(z, label.anchors, weights=weights, **path),
+            zoning.alignment_loss(z, label.anchors, labels, cutoff=0.2, weights=weights, **path),
+        )
+
+    preset = runs()
+    for got, want in zip(preset, expected(label.flow), strict=True):
+        assert torch.equal(got, want)
+    label.flow = {"solver": "euler", "steps": 5, "g": 1e-2}
+    changed = runs()
+    for got, want in zip(changed, expected(label.flow), strict=True):
+        assert torch.equal(got, want)
+    assert not torch.equal(changed[0], preset[0]) and changed[2] != preset[2]
+
+
+def test_image_decode_and_invert_pass_the_rk45_cap_on():
+    from torch import nn
+
+    from lzn.modalities import ImageModality
+    from lzn.modalities.rectified_flow import T_MIN, EvaluationCapError
+
+    class Drift(nn.Module):  # dx/dt = 1: one RK45 step of 1% cannot cover the time
+        latent_dim = 2
+
+        def forward(self, x, t, latents, onehot):
+            return torch.ones_like(x)
+
+    image = ImageModality(nn.Linear(1, 2), Drift(), image_size=2, channels=1, latent_dim=2)
+    z, x = torch.zeros(3, 2), torch.zeros(3, 1, 2, 2)
+    end = image.decode(z, noise=x, max_evaluations=1000)  # from t = T_MIN to 1
+    assert torch.allclose(end, torch.full_like(x, 1 - T_MIN))
+    with pytest.raises(EvaluationCapError, match="cap of 7 velocity evaluations"):
+        image.decode(z, max_evaluations=7)
+    with pytest.raises(EvaluationCapError, match="cap of 7 velocity evaluations"):
+        image.invert(x, z, max_evaluations=7)

@@ -67,3 +67,29 @@ def test_unknown_sampler_and_bad_steps():
 def test_rk45_stops_on_a_non_finite_velocity():
     with pytest.raises(FloatingPointError, match="NaN or inf"):
         rf.integrate(lambda x, t: x * float("nan"), x0, 0.0, 1.0)
+
+
+def test_rk45_stops_at_its_evaluation_cap_with_the_remedy():
+    """A stiff field (relaxation rate 1e6) holds explicit steps near 3e-6: without a cap RK45
+    would take about a million evaluations."""
+    stiff = lambda x, t: -1e6 * (x - torch.cos(t).view(-1, 1))  # noqa: E731
+    with pytest.raises(rf.EvaluationCapError) as raised:
+        rf.integrate(stiff, x0, 0.0, 1.0)
+    message = str(raised.value)
+    assert f"cap of {rf.MAX_EVALUATIONS} velocity evaluations" in message
+    t = float(message.split("at t = ")[1].split(" ")[0])
+    assert 0.0 < t < 0.01  # how far it got
+    assert "'euler' or 'heun'" in message and "raise max_evaluations" in message
+    with pytest.raises(rf.EvaluationCapError, match="cap of 50 velocity"):
+        rf.integrate(stiff, x0, 0.0, 1.0, max_evaluations=50)
+
+
+def test_the_evaluation_cap_leaves_a_normal_field_alone():
+    x, nfe = rf.integrate(velocity, x0, 0.0, 1.0)
+    assert nfe < rf.MAX_EVALUATIONS
+    at_cap, same = rf.integrate(velocity, x0, 0.0, 1.0, max_evaluations=nfe)
+    assert torch.equal(at_cap, x) and same == nfe
+    with pytest.raises(rf.EvaluationCapError, match=f"cap of {nfe - 1} "):
+        rf.integrate(velocity, x0, 0.0, 1.0, max_evaluations=nfe - 1)
+    with pytest.raises(ValueError, match="max_evaluations must be an integer >= 7"):
+        rf.integrate(velocity, x0, 0.0, 1.0, max_evaluations=6)

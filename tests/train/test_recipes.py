@@ -1,14 +1,23 @@
 """Training modules from a preset with changes, or a full config; each case study refuses a
 model or recipe it cannot train, naming the problem; the representation module trains."""
 
+import importlib
 import math
+from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
+import yaml
 from torch.utils.data import DataLoader, TensorDataset
 
-from lzn.train.module import GenerationModule, JointModule, RepresentationModule, resolve
+from lzn.train.module import (
+    GenerationModule,
+    JointModule,
+    LZNModule,
+    RepresentationModule,
+    resolve,
+)
 
 from .tiny import tiny
 
@@ -35,8 +44,9 @@ def test_unknown_keys_are_named(model, recipe, message):
 
 def test_each_case_study_refuses_a_model_it_cannot_train():
     config, recipe = tiny("mnist-representation")
+    shared = {k: v for k, v in recipe.items() if k in GenerationModule.recipe_keys}
     with pytest.raises(ValueError, match="image decoder"):
-        GenerationModule(model=config, recipe=recipe)
+        GenerationModule(model=config, recipe=shared)
     config, recipe = tiny("mnist-generation")
     with pytest.raises(ValueError, match="label modality"):
         JointModule(model=config, recipe=recipe)
@@ -106,3 +116,149 @@ def test_the_rectified_flow_baseline_trains_the_decoder_alone():
     )
     samples = module.model.generate(3, sampler="euler", steps=2)
     assert samples.shape == (3, 1, 28, 28) and torch.isfinite(samples).all()
+
+
+@pytest.mark.parametrize(
+    ("cls", "preset", "recipe", "names"),
+    [
+        (GenerationModule, "mnist-generation", {"alpha": 0.5}, "recipe.alpha is"),
+        (JointModule, "digits-joint", {"cutoff": 0.1, "log_loss": False},
+         "recipe.cutoff, recipe.log_loss are"),
+        (RepresentationModule, "mnist-representation", {"label_loss_weight": 2.0},
+         "recipe.label_loss_weight is"),
+        (GenerationModule, "mnist-generation", {"label_loss_weight": 2.0},
+         "recipe.label_loss_weight is"),
+    ],
+)  # fmt: skip
+def test_a_recipe_key_the_module_does_not_use_is_refused_by_name(cls, preset, recipe, names):
+    uses = ", ".join(cls.recipe_keys)
+    with pytest.raises(
+        ValueError, match=rf"^{names} not used by {cls.__name__} \(it uses: {uses}\)$"
+    ):
+        cls(preset, recipe=recipe)
+
+
+def test_a_full_recipe_is_checked_as_the_users():
+    config, recipe = tiny("mnist-representation")  # alpha, cutoff, log_loss: representation's
+    config["image"] = tiny("mnist-generation")[0]["image"]
+    with pytest.raises(ValueError, match=r"recipe.alpha, recipe.cutoff, recipe.log_loss are not"):
+        GenerationModule(model=config, recipe=recipe | {"lr": {}, "iterations": {}})
+
+
+def test_metadata_and_the_keys_a_preset_holds_for_another_module_are_not_refused():
+    # digits-joint's recipe holds label_loss_weight, which GenerationModule does not read.
+    module = GenerationModule("digits-joint", recipe={"source": "here"})
+    assert "label_loss_weight" not in module.recipe  # what runs, nothing else
+    assert module.recipe["source"] == "here"
+    config, recipe = tiny("digits-joint")
+    del recipe["label_loss_weight"]
+    module = GenerationModule(model=config, recipe=recipe | {"paper": "a table"})
+    assert module.recipe["paper"] == "a table"
+    assert JointModule("digits-joint").recipe["label_loss_weight"] == 1.0
+
+
+def _recording(cls):
+    """`cls` whose recipe records every key read from it, from construction on."""
+
+    class Recorded(cls):
+        def __setattr__(self, name, value):
+            if name == "recipe":
+                value = _Reads(value)
+            super().__setattr__(name, value)
+
+    return Recorded
+
+
+class _Reads(dict):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("cls", [GenerationModule, JointModule, RepresentationModule])
+def test_each_module_declares_exactly_the_recipe_keys_it_reads(cls):
+    """Constructing the module and training it one step reads every declared key, and no other:
+    a declared key it ignores would be accepted and do nothing."""
+    name = {RepresentationModule: "mnist-representation"}.get(cls, "digits-joint")
+    config, recipe = tiny(name)
+    if cls is GenerationModule:
+        config["label"] = None
+        recipe = {k: v for k, v in recipe.items() if k in cls.recipe_keys}
+        recipe["lr"].pop("label"), recipe["iterations"].pop("label")
+    module = _recording(cls)(model=config, recipe=recipe)
+    size = module.model.image.image_size
+    x = torch.rand(8, 1, size, size) * 2 - 1
+    trainer = L.Trainer(
+        max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, DataLoader(TensorDataset(x, torch.arange(8) % 10), batch_size=8))
+    assert module.recipe.read == set(cls.recipe_keys)
+    assert set(LZNModule.recipe_keys) <= set(cls.recipe_keys)
+
+
+FIT_CONFIGS = sorted(
+    p
+    for p in (Path(__file__).parents[2] / "configs").rglob("*.yaml")
+    if isinstance(yaml.safe_load(p.read_text()).get("model"), dict)
+)
+
+
+@pytest.mark.parametrize("path", FIT_CONFIGS, ids=lambda p: p.stem)
+def test_every_config_constructs_its_training_module(path):
+    """With its recipe checks (unused keys refused): on the meta device, shapes only."""
+    args = yaml.safe_load(path.read_text())["model"]
+    module_name, name = args["class_path"].rsplit(".", 1)
+    with torch.device("meta"):
+        module = getattr(importlib.import_module(module_name), name)(**args["init_args"])
+    assert set(module.recipe) >= set(type(module).recipe_keys)
+
+
+def test_the_conditional_rectified_flow_baseline_trains_the_decoder_with_the_label_alone():
+    """Case study 3's baseline: the decoder takes the one-hot label and no latent. No latent and
+    no label alignment are computed; the encoder and the label anchors stay as they were."""
+    torch.manual_seed(0)
+    config, recipe = tiny("mnist-joint")
+    config["image"]["decoder"]["latent_input"] = False
+    recipe = {k: v for k, v in recipe.items() if k != "label_loss_weight"}
+    module = GenerationModule(model=config, recipe=recipe | {"warmup_steps": 1})
+    decoder = module.model.image.decoder
+    assert decoder.latent_dim == 0 and decoder.num_classes == 10
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    y = torch.arange(16) % 10
+
+    def no_latents(*args, **kwargs):
+        raise AssertionError("the baseline computed latents")
+
+    module.latents = no_latents
+
+    def losses(labels):  # the same noise every time
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return module.losses((x, labels))
+
+    assert set(losses(y)) == {"rf"}  # no label alignment
+    unused = [
+        p.clone() for p in (*module.model.image.encoder.parameters(), module.model.label.anchors)
+    ]
+    trained = [p.clone() for p in decoder.parameters()]
+    trainer = L.Trainer(
+        max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=8))
+    after = (*module.model.image.encoder.parameters(), module.model.label.anchors)
+    assert all(torch.equal(a, b) for a, b in zip(unused, after, strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(trained, decoder.parameters(), strict=True))
+    assert module.skipped_steps == 0
+    assert losses(y)["rf"] != losses((y + 1) % 10)["rf"]  # the one-hot label is an input
+    samples = module.model.generate(2, torch.tensor([3, 7]), sampler="euler", steps=2)
+    assert samples.shape == (2, 1, 28, 28) and torch.isfinite(samples).all()

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from lzn.eval.progress import bar as progress_bar
 from lzn.model import MODEL_BANK
+from lzn.progress import bar as progress_bar
 
 
 def _check(images: Tensor, labels: Tensor) -> None:

@@ -27,8 +27,8 @@ from torch import Tensor
 
 from lzn.eval import _checks
 from lzn.eval.augment import check_scale, random_resized_crop
-from lzn.eval.progress import bar as progress_bar
 from lzn.eval.representation import _standardiser, _topk
+from lzn.progress import bar as progress_bar
 
 PAPER = {"epochs": 300, "batch_size": 8192, "lr": 3e-4, "weight_decay": 0.0}
 

@@ -43,7 +43,7 @@ The config is a small YAML (or JSON) file; a section's presence runs that metric
     knn: {k: [20, 200], temperature: 0.07}
 
 The split is checked against the one the model was trained on (`lzn.eval.datasets`). Progress
-(a line per section, a bar per long phase) goes to stderr (`lzn.eval.progress`).
+(a line per section, a bar per long phase) goes to stderr (`lzn.progress`).
 Wire it into the `lzn` command with `command.add_parser(commands)`.
 """
 
@@ -58,8 +58,9 @@ from pathlib import Path
 import torch
 
 from lzn.eval import datasets
-from lzn.eval.progress import Section
-from lzn.eval.progress import bar as progress_bar
+from lzn.output_dir import check_output_dir
+from lzn.progress import Section
+from lzn.progress import bar as progress_bar
 
 BANKS = ("model", "train", "none")
 # The augmented probe's settings (linear_probe with augment: true). The paper's ImageNet values
@@ -480,7 +481,7 @@ def evaluate(model_dir: str | Path, config: dict, out: Path, *, progress: bool =
     """Run every configured metric of the model in `model_dir`; write the report into `out`.
 
     With `progress` (the command's setting), a line per section and a bar per long phase go to
-    stderr (`lzn.eval.progress`); the library call is quiet."""
+    stderr (`lzn.progress`); the library call is quiet."""
     from lzn import LZN
     from lzn.eval import report as rep
     from lzn.eval.accuracy import accuracy_grid
@@ -596,7 +597,7 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.config)
     if args.device:
         config["device"] = args.device
-    out = Path(args.out)
+    out = check_output_dir(args.out, "--out")  # before any sampling, not after
     try:
         report = evaluate(args.model, config, out, progress=True)
     except ImportError as e:  # an optional dependency (torch-fidelity): one clear line

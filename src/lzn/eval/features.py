@@ -23,7 +23,7 @@ from torch import Tensor
 
 from lzn import atomic
 from lzn.eval import _checks
-from lzn.eval.progress import bar as progress_bar
+from lzn.progress import bar as progress_bar
 
 
 class FeatureExtractor(ABC):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lzn.eval.progress import bar as progress_bar
+from lzn.progress import bar as progress_bar
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from lzn.eval import _checks
-from lzn.eval.progress import bar as progress_bar
+from lzn.progress import bar as progress_bar
 
 WEIGHT_DECAYS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 

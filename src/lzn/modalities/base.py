@@ -18,6 +18,8 @@ then `model.add_modality(TextModality(...))` and `model.translate(texts, "text",
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
@@ -28,8 +30,9 @@ from lzn import zoning
 class Modality(nn.Module, ABC):
     name: str
     latent_dim: int
-    # How latents are computed from this modality's anchors (DESIGN.md section 2).
-    flow: dict = {"solver": "euler", "steps": 20, "g": 1e-3}  # noqa: RUF012 (never mutated)
+    # How latents are computed from this modality's anchors (DESIGN.md section 2). A modality
+    # with its own settings sets `self.flow` (a dict); this shared default is read-only.
+    flow: Mapping = MappingProxyType({"solver": "euler", "steps": 20, "g": 1e-3})
 
     @abstractmethod
     def validate(self, batch: Tensor) -> Tensor:

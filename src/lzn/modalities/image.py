@@ -116,9 +116,12 @@ class ImageModality(Modality):
         noise: Tensor | None = None,
         sampler: str = "rk45",
         steps: int = 20,
+        max_evaluations: int = rf.MAX_EVALUATIONS,
         generator: torch.Generator | None = None,
+        progress: rf.Progress | None = None,
     ) -> Tensor:
-        """Images (b, c, s, s) in [-1, 1] for latents (b, q), from image noise at t = T_MIN."""
+        """Images (b, c, s, s) in [-1, 1] for latents (b, q), from image noise at t = T_MIN
+        (`max_evaluations`, `progress`: see `rectified_flow.integrate`)."""
         rf.check_sampler(sampler, steps)
         shape = (latents.shape[0], self.channels, self.image_size, self.image_size)
         if noise is None:
@@ -130,6 +133,8 @@ class ImageModality(Modality):
             1.0,
             sampler=sampler,
             steps=steps,
+            max_evaluations=max_evaluations,
+            progress=progress,
         )
         return x.clamp(-1.0, 1.0)
 
@@ -141,6 +146,7 @@ class ImageModality(Modality):
         labels: Tensor | None = None,
         sampler: str = "rk45",
         steps: int = 20,
+        max_evaluations: int = rf.MAX_EVALUATIONS,
     ) -> Tensor:
         """The image noise (at t = T_MIN) that `decode` maps to `images` under these latents."""
         rf.check_sampler(sampler, steps)
@@ -151,5 +157,6 @@ class ImageModality(Modality):
             rf.T_MIN,
             sampler=sampler,
             steps=steps,
+            max_evaluations=max_evaluations,
         )
         return x

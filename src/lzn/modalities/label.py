@@ -28,11 +28,15 @@ class LabelModality(Modality):
         solver: str = "euler",
         cutoff: float = 0.2,
     ):
+        """steps, g, solver: the label flow (`self.flow`, read by latents, decode and the
+        alignment loss; the presets' Euler, 100 steps, g 1e-4 are the defaults); cutoff: the
+        share of the flow's first steps the alignment loss leaves out."""
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a label set needs at least 2 classes, got {num_classes}")
         self.num_classes, self.latent_dim = num_classes, latent_dim
-        self.steps, self.g, self.solver, self.cutoff = steps, g, solver, cutoff
+        self.flow = {"solver": solver, "steps": steps, "g": g}  # this instance's, not the base's
+        self.cutoff = cutoff
         self.anchors = nn.Parameter(torch.randn(num_classes, latent_dim))
 
     def validate(self, labels: object) -> Tensor:
@@ -67,13 +71,7 @@ class LabelModality(Modality):
             raise ValueError("labels have a fixed anchor set: bank= does not apply to them")
         labels = self.validate(labels)
         return zoning.compute_latents(
-            self.anchors,
-            index=labels,
-            alpha=alpha,
-            g=self.g,
-            steps=self.steps,
-            solver=self.solver,
-            generator=generator,
+            self.anchors, index=labels, alpha=alpha, generator=generator, **self.flow
         )
 
     def decode(
@@ -84,8 +82,9 @@ class LabelModality(Modality):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The label (b,) whose zone holds each latent (deterministic: `generator` is unused)."""
+        flow = self.flow  # g only sets where latents start; the forward flow does not use it
         return zoning.assign(
-            latents, self.anchors, steps=self.steps, solver=self.solver, weights=weights
+            latents, self.anchors, steps=flow["steps"], solver=flow["solver"], weights=weights
         )
 
     def class_weights(self, labels: Tensor) -> Tensor:
@@ -101,8 +100,8 @@ class LabelModality(Modality):
             latents,
             self.anchors,
             labels,
-            steps=self.steps,
-            solver=self.solver,
+            steps=self.flow["steps"],
+            solver=self.flow["solver"],
             cutoff=self.cutoff,
             weights=weights,
         )

@@ -20,6 +20,17 @@ Velocity = Callable[[Tensor, Tensor], Tensor]  # (x (b, ...), t (b,)) -> velocit
 
 T_MIN = 1e-3
 SAMPLERS = ("euler", "heun", "rk45")
+# RK45's cap on velocity evaluations per sample. A trained rectified flow needs about 100-300 at
+# rtol = atol = 1e-5; a field that makes the adaptive steps collapse would otherwise run for hours.
+MAX_EVALUATIONS = 1000
+_RK45_STAGES = 6  # evaluations per RK45 step after the first (first same as last)
+
+
+class EvaluationCapError(RuntimeError):
+    """RK45 used its evaluations per sample before reaching the end time.
+
+    A RuntimeError: the arguments were valid, the integration failed on the field it was given
+    (torchdiffeq's max_num_steps reports the same way); a ValueError would blame the input."""
 
 
 def loss(
@@ -42,10 +53,18 @@ def loss(
     return err.flatten(1).mean(1).mean()
 
 
-def _fixed_steps(velocity: Velocity, x: Tensor, t0: float, t1: float, steps: int, heun: bool):
+Progress = Callable[[float], None]  # the fraction of [t0, t1] covered, after every step
+
+
+def _fixed_steps(
+    velocity: Velocity, x: Tensor, t0: float, t1: float, steps: int, heun: bool,
+    progress: Progress | None,
+):  # fmt: skip
     times = torch.linspace(t0, t1, steps + 1).tolist()
     b = x.shape[0]
-    for a, c in itertools.pairwise(times):
+    for k, (a, c) in enumerate(itertools.pairwise(times)):
+        if progress is not None:
+            progress(k / steps)
         h = c - a
         v = velocity(x, x.new_full((b,), a))
         if heun:
@@ -69,9 +88,19 @@ _A = (
 _E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 
 
-def _rk45(velocity: Velocity, x: Tensor, t0: float, t1: float, rtol: float, atol: float):
+def _rk45(
+    velocity: Velocity,
+    x: Tensor,
+    t0: float,
+    t1: float,
+    rtol: float,
+    atol: float,
+    max_evaluations: int,
+    progress: Progress | None,
+):
     """Adaptive Dormand-Prince with a step size and error control per sample: a sample's steps do
-    not depend on its batch-mates (the official sampler integrates the batch as one ODE)."""
+    not depend on its batch-mates (the official sampler integrates the batch as one ODE). Every
+    evaluation covers the whole batch, so the count is that of the sample needing the most."""
     b = x.shape[0]
     shape = (b, *[1] * (x.ndim - 1))
     direction = 1.0 if t1 >= t0 else -1.0
@@ -82,8 +111,18 @@ def _rk45(velocity: Velocity, x: Tensor, t0: float, t1: float, rtol: float, atol
     while True:
         left = (t1 - t) * direction
         active = left > 1e-12
+        if progress is not None:
+            progress(1.0 - float(left.max().clamp_min(0)) / abs(t1 - t0))
         if not bool(active.any()):
             return x, evaluations
+        if evaluations + _RK45_STAGES > max_evaluations:
+            behind = t[active][((t1 - t[active]) * direction).argmax()].item()
+            raise EvaluationCapError(
+                f"RK45 reached its cap of {max_evaluations} velocity evaluations per sample at "
+                f"t = {behind:.6g} (integrating from t = {t0:g} to {t1:g}, rtol={rtol:g}, "
+                f"atol={atol:g}): the field makes the adaptive steps collapse. Use sampler "
+                f"'euler' or 'heun' (fixed steps) or raise max_evaluations"
+            )
         step = torch.minimum(h, left) * direction * active  # finished samples stand still
         ks = [k1]
         for i in range(1, 7):
@@ -91,7 +130,7 @@ def _rk45(velocity: Velocity, x: Tensor, t0: float, t1: float, rtol: float, atol
                 x.dtype
             )
             ks.append(velocity(xi, (t + _C[i] * step).to(x.dtype)))
-        evaluations += 6
+        evaluations += _RK45_STAGES
         x_new = xi  # the 7th stage point is the 5th-order solution (first same as last)
         err = sum(e * k for e, k in zip(_E, ks, strict=True)) * step.view(shape).to(x.dtype)
         scale = atol + rtol * torch.maximum(x.abs(), x_new.abs())
@@ -117,15 +156,28 @@ def integrate(
     steps: int = 20,
     rtol: float = 1e-5,
     atol: float = 1e-5,
+    max_evaluations: int = MAX_EVALUATIONS,
+    progress: Progress | None = None,
 ) -> tuple[Tensor, int]:
     """Solve dx/dt = velocity(x, t) from t0 to t1; returns x(t1) and the number of evaluations.
 
-    sampler: "euler" or "heun" (`steps` fixed steps) or "rk45" (adaptive, `rtol` / `atol`).
+    sampler: "euler" or "heun" (`steps` fixed steps) or "rk45" (adaptive, `rtol` / `atol`, at
+    most `max_evaluations` velocity evaluations per sample, else `EvaluationCapError`).
+    `progress`, if given, is called before every step with the fraction of the time span that the
+    slowest sample has covered (1.0 at the end).
     """
     check_sampler(sampler, steps)
     if sampler == "rk45":
-        return _rk45(velocity, x, t0, t1, rtol, atol)
-    return _fixed_steps(velocity, x, t0, t1, steps, heun=sampler == "heun")
+        if not isinstance(max_evaluations, int) or max_evaluations < 1 + _RK45_STAGES:
+            raise ValueError(
+                f"max_evaluations must be an integer >= {1 + _RK45_STAGES} (one RK45 step), "
+                f"got {max_evaluations!r}"
+            )
+        return _rk45(velocity, x, t0, t1, rtol, atol, max_evaluations, progress)
+    x, evaluations = _fixed_steps(velocity, x, t0, t1, steps, sampler == "heun", progress)
+    if progress is not None:
+        progress(1.0)
+    return x, evaluations
 
 
 def check_sampler(sampler: str, steps: int) -> None:

@@ -2,6 +2,11 @@
 
 The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so early averages are not
 dominated by the random initialisation (with the paper's 0.999999 this schedule is all there is).
+
+Only parameters that train are averaged: one with `requires_grad` False (a part frozen after its
+iteration budget, case study 3's decoder) keeps the average it had when it was frozen, as the
+official code updates a part's EMA only while the part trains. Averaging it further would only
+pull it towards the frozen raw weights.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ class EMA:
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
+        """Average in the module's current weights, those that train (`requires_grad`) only."""
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, p in module.named_parameters():
+            if not p.requires_grad:  # frozen: its average stays what it was at the freeze
+                continue
             if self.shadow[k].device != p.device:  # the module moved (e.g. to the GPU) after init
                 self.shadow[k] = self.shadow[k].to(p.device)
             self.shadow[k].lerp_(p.detach(), 1.0 - decay)

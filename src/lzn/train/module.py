@@ -4,9 +4,11 @@
 changes) or a full config, one Adam parameter group per part (encoder, decoder, label anchors)
 with its own learning rate, linear warm-up, per-part iteration budgets after which a part is
 frozen (it stays in the graph, as in the paper's recipes), gradient clipping, a step skipped
-whenever the gradient is not finite (never NaN weights), an EMA of the whole model, and random
-numbers that are a function of (seed, step, rank) so that a resumed run repeats the uninterrupted
-one exactly. A case study only says what its losses are:
+whenever the gradient is not finite (never NaN weights), an EMA of each part while it trains (a
+frozen part keeps the average it had at its freeze, as in the official code), and random numbers
+that are a function of (seed, step, rank) so that a resumed run repeats the uninterrupted one
+exactly. A case study only says what its losses are, and which recipe keys it reads
+(`recipe_keys`: a key given that the module does not read is refused by name):
 
 - `GenerationModule` (case study 1): the rectified-flow loss of the decoder conditioned on the
   latents of the images, with the anchors of all ranks gathered (latent parallelism).
@@ -51,6 +53,8 @@ RECIPE_DEFAULTS = {
     "paper": "",
     "source": "",
 }
+# What a recipe says about itself, not what runs: never refused.
+RECIPE_METADATA = ("paper", "source")
 
 
 def resolve(preset: str | None, model: dict | None, recipe: dict | None) -> tuple[dict, dict]:
@@ -79,21 +83,45 @@ def step_seed(step: int, rank: int) -> int:
 
 
 class LZNModule(L.LightningModule):
+    # The recipe keys this module reads (besides RECIPE_METADATA); a subclass adds its own.
+    recipe_keys: tuple[str, ...] = (
+        "lr", "iterations", "ema", "optimizer", "weight_decay", "grad_clip", "warmup_steps",
+        "augment",
+    )  # fmt: skip
+
     def __init__(
         self, preset: str | None = None, model: dict | None = None, recipe: dict | None = None
     ):
         """preset: a name from `lzn.presets.names()` (architecture and recipe); model, recipe:
         changes to the preset's (nested keys, e.g. {"lr": {"encoder": 1e-4}}), or in full
-        without a preset."""
+        without a preset. A recipe key this module does not read is refused; `self.recipe`
+        holds the keys it reads (and the recipe's metadata), nothing else."""
         super().__init__()
         self.save_hyperparameters()
-        config, self.recipe = resolve(preset, model, recipe)
+        self._refuse_unused_keys(recipe or {})
+        config, resolved = resolve(preset, model, recipe)
+        used = (*self.recipe_keys, *RECIPE_METADATA)
+        self.recipe = {k: v for k, v in resolved.items() if k in used}
         self.model = LZN(config)
         self._check_recipe()
         self.automatic_optimization = False  # to skip non-finite steps and freeze parts
         self.ema = EMA(self.model, self.recipe["ema"])
         self.skipped_steps = 0  # steps whose gradient was not finite
         self.step_metrics: dict = {}  # what the last training step logged
+
+    def _refuse_unused_keys(self, given: dict) -> None:
+        """The keys the user gave must be read by this module: `alpha` set for a generation run
+        would otherwise change nothing, silently. Keys a preset holds for another case study are
+        not the user's and are dropped quietly."""
+        known = {*self.recipe_keys, *RECIPE_METADATA, "batch_size"}  # resolve explains the last
+        unused = [k for k in given if k not in known]
+        if unused:
+            names = ", ".join(f"recipe.{k}" for k in unused)
+            verb = "is" if len(unused) == 1 else "are"
+            raise ValueError(
+                f"{names} {verb} not used by {type(self).__name__} "
+                f"(it uses: {', '.join(self.recipe_keys)})"
+            )
 
     def _check_recipe(self) -> None:
         parts = set(self.parts())
@@ -213,6 +241,8 @@ def global_class_weights(labels: Tensor, num_classes: int) -> Tensor:
 
 
 class GenerationModule(LZNModule):
+    recipe_keys = LZNModule.recipe_keys
+
     def _check_recipe(self) -> None:
         super()._check_recipe()
         if self.model.image.decoder is None:
@@ -238,6 +268,8 @@ class GenerationModule(LZNModule):
 
 
 class JointModule(GenerationModule):
+    recipe_keys = (*GenerationModule.recipe_keys, "label_loss_weight")
+
     def _check_recipe(self) -> None:
         super()._check_recipe()
         if self.model.label is None:
@@ -251,6 +283,8 @@ class JointModule(GenerationModule):
 
 
 class RepresentationModule(LZNModule):
+    recipe_keys = (*LZNModule.recipe_keys, "alpha", "cutoff", "log_loss")
+
     def __init__(
         self, preset: str | None = None, model: dict | None = None, recipe: dict | None = None
     ):

@@ -11,7 +11,7 @@ from lzn.eval import (
     linear_probe,
     reconstruction_error,
 )
-from lzn.eval.progress import Section, bar
+from lzn.progress import Section, bar
 
 
 class Terminal(io.StringIO):

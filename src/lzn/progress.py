@@ -1,6 +1,6 @@
-"""Progress of long evaluation phases: one tqdm bar per phase, and a line per section.
+"""Progress of long phases (evaluation, sampling): one tqdm bar per phase, a line per section.
 
-The library functions are quiet unless called with `progress=True`; `lzn evaluate` turns them on.
+The library functions are quiet unless called with `progress=True`; the commands turn it on.
 Both go to stderr, so stdout keeps only the report. Bars follow tqdm's convention: they are drawn
 only when stderr is a terminal (a log file or a captured stream gets no carriage-return noise);
 the section lines ("lzn evaluate: accuracy ...", "... done in 12.3 s") are always written, so a
@@ -26,6 +26,23 @@ def bar(total: int, desc: str, *, enabled: bool, unit: str = "it"):
         leave=False,  # the section line records the time; finished bars would pile up
         dynamic_ncols=True,
     )
+
+
+class TimeBar:
+    """A bar over the time of an ODE integration (t0 -> t1), updated with the fraction of it that
+    the slowest sample has covered: adaptive samplers have no step count to show."""
+
+    def __init__(self, desc: str, *, enabled: bool):
+        self._bar = bar(1000, desc, enabled=enabled, unit="‰")
+
+    def __call__(self, fraction: float) -> None:
+        self._bar.update(round(1000 * fraction) - self._bar.n)
+
+    def __enter__(self) -> TimeBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.close()
 
 
 class Section:
