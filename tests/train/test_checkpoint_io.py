@@ -1,13 +1,14 @@
 """Checkpoints are written atomically: a process killed in the middle of writing one leaves the
-previous checkpoint whole and loadable."""
+previous checkpoint whole and loadable. Their step is read without loading them."""
 
 import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
-from lzn.train.checkpoint_io import AtomicCheckpointIO
+from lzn.train.checkpoint_io import AtomicCheckpointIO, saved_step
 
 KILLED_WHILE_SAVING = textwrap.dedent(
     """
@@ -45,3 +46,15 @@ def test_a_save_replaces_the_checkpoint_and_leaves_no_temporary_files(tmp_path):
     io.save_checkpoint({"global_step": 2}, path)
     assert io.load_checkpoint(path)["global_step"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_the_saved_step_is_read_and_a_foreign_file_is_refused(tmp_path):
+    path = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"global_step": 7, "w": torch.ones(10)}, path)
+    assert saved_step(path) == 7
+    torch.save({"w": torch.ones(1)}, tmp_path / "weights.pt")
+    with pytest.raises(ValueError, match=r"weights\.pt is not a Lightning checkpoint"):
+        saved_step(tmp_path / "weights.pt")
+    (tmp_path / "junk").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk is truncated, corrupt"):
+        saved_step(tmp_path / "junk")

@@ -1,11 +1,16 @@
-"""`lzn fit`: a YAML recipe trains, a killed run resumes to the uninterrupted result, bad input
-stops at once with a message that names the problem."""
+"""`lzn fit`: a YAML recipe trains, a killed or interrupted run resumes to the uninterrupted
+result, a complete run is left alone, bad input stops at once with a message that names the
+problem, and the output is a progress bar with a total and none of Lightning's chatter."""
 
 import csv
+import io
+import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +20,8 @@ from safetensors.torch import load_file
 
 from lzn import LZN
 from lzn.cli import main
+from lzn.train import JointModule
+from lzn.train.checkpoint_io import saved_step
 
 STEPS = 24
 CONFIG = f"""
@@ -49,11 +56,19 @@ samples:
 """
 
 
-@pytest.fixture
-def config(tmp_path):
-    path = tmp_path / "tiny.yaml"
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
     path.write_text(CONFIG)
     return path
+
+
+@pytest.fixture(scope="module")
+def whole(config, tmp_path_factory):
+    """An uninterrupted run of the tiny config: what every interrupted run must end equal to."""
+    root = tmp_path_factory.mktemp("whole")
+    assert _fit(config, root) == 0
+    return root
 
 
 def _fit(config, root, *extra):
@@ -64,9 +79,20 @@ def _weights(root):
     return load_file(Path(root) / "model" / "model.safetensors")
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_result(config, tmp_path):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert _fit(config, whole) == 0
+def _assert_same_weights(a, b):
+    a, b = _weights(a), _weights(b)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _logged_steps(root):
+    with open(Path(root) / "metrics.csv") as f:
+        return [int(row["step"]) for row in csv.DictReader(f)]
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(config, whole, tmp_path):
+    killed = tmp_path / "killed"
     command = [sys.executable, "-m", "lzn.cli", "fit", "--config", str(config)]
     command += ["--trainer.default_root_dir", str(killed)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -84,13 +110,159 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(config, tmp_path):
 
     assert _fit(config, killed) == 0  # the same command again
     assert torch.load(last, weights_only=True)["global_step"] == STEPS
-    a, b = _weights(whole), _weights(killed)
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-    with open(killed / "metrics.csv") as f:
-        logged = [int(row["step"]) for row in csv.DictReader(f)]
-    assert logged == list(range(STEPS))  # every step logged once, across the two runs
+    _assert_same_weights(whole, killed)
+    assert _logged_steps(killed) == list(range(STEPS))  # every step logged once, across the runs
+
+
+class _Output:
+    """The merged stdout and stderr of a process, read as it comes (the progress bar's lines end
+    in carriage returns, not newlines)."""
+
+    def __init__(self, process):
+        self.data = bytearray()
+        self.thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        while chunk := stream.read1(4096):
+            self.data.extend(chunk)
+
+    def text(self):
+        return self.data.decode(errors="replace")
+
+
+# No periodic checkpoint before the end (and 24 is no multiple of 1000: the end saves anyway).
+NO_PERIODIC_SAVE = ("--checkpoint.every_n_train_steps", "1000")
+
+
+def test_ctrl_c_saves_the_step_in_progress_and_the_same_command_resumes(
+    config, whole, tmp_path, capfd
+):
+    root = tmp_path / "run"
+    last = root / "checkpoints" / "last.ckpt"
+    args = [*NO_PERIODIC_SAVE, "--trainer.enable_progress_bar", "true"]
+    command = ["fit", "--config", str(config), "--trainer.default_root_dir", str(root), *args]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lzn.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output = _Output(process)
+    deadline = time.monotonic() + 180
+    while f" 2/{STEPS} " not in output.text() and process.poll() is None:  # mid-run
+        assert time.monotonic() < deadline, output.text()[-2000:]
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=180)
+    output.thread.join(timeout=10)
+    text = output.text()
+    assert process.returncode == 128 + signal.SIGINT, text[-3000:]
+    step = saved_step(last)
+    assert 2 <= step < STEPS  # the step in progress was finished and saved: none was periodic
+    assert not (root / "model").exists()
+    resume = shlex.join(["lzn", *command])
+    assert f"SIGINT after step {step}: saved {last}; resume with the same command: {resume}" in text
+    for noise in ("Tip:", "GPU available", "LeafSpec", "deprecated"):
+        assert noise not in text, text[-3000:]
+
+    capfd.readouterr()
+    assert _fit(config, root, *args) == 0  # the same command
+    out = capfd.readouterr().out
+    assert f"resuming from {last} (step {step} of {STEPS})" in out
+    bar = out.replace("\r", "\n")  # the bar counts from the checkpoint's step to max_steps
+    assert f" {step}/{STEPS} " in bar and f" {STEPS}/{STEPS} " in bar and "/?" not in bar
+    assert saved_step(last) == STEPS  # the end of training saves its final step
+    _assert_same_weights(whole, root)
+    assert _logged_steps(root) == list(range(STEPS))
+
+
+def _assert_equal(a, b, where="checkpoint"):
+    """Nested dicts and lists of tensors and plain values, equal bit for bit."""
+    assert type(a) is type(b), where
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_equal(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_equal(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    else:
+        assert a == b, where
+
+
+def test_sigterm_in_the_middle_of_a_step_saves_the_state_after_that_step(
+    config, tmp_path, monkeypatch, capsys
+):
+    """SIGTERM between the backward pass and the update of step 5: the run finishes step 5 and
+    saves exactly what an uninterrupted 5-step run ends with (weights, EMA, optimizer)."""
+
+    hook = JointModule.on_before_optimizer_step
+
+    def signal_mid_step(module, optimizer):
+        hook(module, optimizer)
+        if module.global_step == 4:  # four steps done
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(JointModule, "on_before_optimizer_step", signal_mid_step)
+    root = tmp_path / "run"
+    last = root / "checkpoints" / "last.ckpt"
+    assert _fit(config, root, *NO_PERIODIC_SAVE) == 128 + signal.SIGTERM
+    assert f"SIGTERM after step 5: saved {last}" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)  # handlers restored
+    assert not (root / "model").exists()
+
+    monkeypatch.undo()
+    five = tmp_path / "five"
+    assert _fit(config, five, "--trainer.max_steps", "5") == 0
+    interrupted = torch.load(last, weights_only=True)
+    uninterrupted = torch.load(five / "checkpoints" / "last.ckpt", weights_only=True)
+    assert interrupted["global_step"] == uninterrupted["global_step"] == 5
+    for key in ("state_dict", "ema", "optimizer_states", "lr_schedulers", "skipped_steps"):
+        _assert_equal(interrupted[key], uninterrupted[key], key)
+
+
+def _snapshot(root):
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in Path(root).rglob("*")}
+
+
+@pytest.fixture
+def lightning_log():
+    """What Lightning logs (banners, tips), wherever its own handlers send it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield stream
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_complete_run_rerun_says_so_and_touches_nothing(
+    config, whole, verbose, capsys, lightning_log
+):
+    before = _snapshot(whole)
+    assert _fit(config, whole, *(["--verbose"] if verbose else [])) == 0
+    assert _snapshot(whole) == before
+    out = capsys.readouterr().out
+    assert f"run in {whole} is complete ({STEPS} steps); model in {whole / 'model'}" in out
+    # Lightning's chatter, logged as the trainer is made: only with --verbose.
+    assert ("GPU available" in lightning_log.getvalue()) == verbose
+    assert ("Tip:" in lightning_log.getvalue()) == verbose
+
+
+def test_an_output_folder_that_cannot_be_created_stops_at_once(config, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert _fit(config, tmp_path / "file" / "run") == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"lzn fit: trainer.default_root_dir {tmp_path / 'file' / 'run'} cannot be created: "
+        f"{tmp_path / 'file'} is a file, not a folder\n"
+    )
 
 
 def test_a_finished_run_exports_a_loadable_model_and_sample_grids(config, tmp_path):

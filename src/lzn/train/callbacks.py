@@ -3,11 +3,13 @@ progress bar that counts optimizer steps (the recipes' unit) rather than epochs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm, convert_inf
 
 from lzn import images
 
@@ -66,28 +68,48 @@ class SampleGrid(L.Callback):
 
 
 class ExportPretrained(L.Callback):
-    """At the end of training, the EMA weights as a `save_pretrained` folder, `<run>/model/`,
-    next to `<run>/checkpoints/`: what `LZN.from_pretrained` and `lzn sample` load."""
+    """At the end of training, the EMA weights with their anchor bank and training-data record
+    as a `save_pretrained` folder, `<run>/model/` (`lzn.train.export`), next to
+    `<run>/checkpoints/`: what `LZN.from_pretrained` and `lzn sample` load."""
 
     def on_fit_end(self, trainer, module) -> None:
         if trainer.is_global_zero:
-            with module.ema.applied(module.model) as model:
-                model.save_pretrained(Path(trainer.default_root_dir) / "model")
+            from lzn.train.export import export
+
+            export(module, trainer.datamodule, Path(trainer.default_root_dir) / "model")
 
 
 class StepProgressBar(TQDMProgressBar):
     """One bar over the whole run, in optimizer steps up to `max_steps` (training here is endless
-    batches cut at max_steps, so there are no epochs to count)."""
+    batches cut at max_steps, so there are no epochs to count). A resumed run's bar starts at
+    its checkpoint's step, with the same total; its rate counts this session's steps."""
 
     @property
     def total_train_batches(self):
         return self.trainer.max_steps if self.trainer.max_steps > 0 else float("inf")
 
+    def init_train_tqdm(self) -> Tqdm:
+        # Made at on_train_start, after a resume restored the step. Lightning's bar gets its total
+        # at on_train_epoch_start, which a run resumed mid-epoch never calls: it showed "21/?".
+        return Tqdm(
+            desc="training steps",
+            total=convert_inf(self.total_train_batches),
+            initial=self.trainer.global_step,
+            position=2 * self.process_position,
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=True,
+            file=sys.stdout,
+            smoothing=0,
+            bar_format=self.BAR_FORMAT,
+        )
+
     def on_train_epoch_start(self, trainer, *_) -> None:
-        super().on_train_epoch_start(trainer)
-        self.train_progress_bar.initial = 0
-        self.train_progress_bar.n = trainer.global_step
-        self.train_progress_bar.set_description("training steps")
+        pass  # one bar for the whole run: Lightning's would start a new one for the epoch
+
+    def on_exception(self, trainer, module, exception) -> None:
+        if self._train_progress_bar is not None:  # end its line: a message follows
+            self.train_progress_bar.close()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         bar = self.train_progress_bar

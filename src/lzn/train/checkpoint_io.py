@@ -9,6 +9,7 @@ usable until the new one is complete.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -24,15 +25,29 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic.write(path, lambda tmp: torch.save(checkpoint, tmp))
 
     def load_checkpoint(self, path, map_location=None, weights_only=None):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
-        try:
-            # Tensors, numbers, strings and dicts only: a checkpoint never runs code on loading.
-            return torch.load(path, map_location=map_location, weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-            reason = str(e).splitlines()[0]
-            raise ValueError(
-                f"checkpoint {path} is truncated, corrupt or not a Lightning checkpoint (only "
-                f"tensors and plain data are loaded): {reason}"
-            ) from None
+        return _load(path, map_location=map_location)
+
+
+def saved_step(path) -> int:
+    """The training step a Lightning checkpoint holds, read without loading its tensors (memory
+    mapped): whether a run is complete costs no time even for a large model."""
+    # Memory mapping needs torch's zip format; anything else is loaded to say what is wrong.
+    checkpoint = _load(path, mmap=Path(path).is_file() and zipfile.is_zipfile(path))
+    if not isinstance(checkpoint, dict) or "global_step" not in checkpoint:
+        raise ValueError(f"checkpoint {path} is not a Lightning checkpoint: it has no global_step")
+    return int(checkpoint["global_step"])
+
+
+def _load(path, **kwargs) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        # Tensors, numbers, strings and dicts only: a checkpoint never runs code on loading.
+        return torch.load(path, weights_only=True, **kwargs)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(
+            f"checkpoint {path} is truncated, corrupt or not a Lightning checkpoint (only "
+            f"tensors and plain data are loaded): {reason}"
+        ) from None

@@ -8,26 +8,38 @@ It is Lightning's CLI (jsonargparse): `model` names a training module and its pr
   TensorBoard events and `metrics.csv`, `config.yaml`, and at the end `model/` (the EMA weights,
   for `LZN.from_pretrained`);
 - running the same command again resumes from `checkpoints/last.ckpt` when it exists (to the same
-  result as an uninterrupted run); `--ckpt_path` picks another checkpoint;
+  result as an uninterrupted run); `--ckpt_path` picks another checkpoint; a run that is complete
+  (last.ckpt at max_steps, model/ written) says so and does nothing;
+- Ctrl-C (SIGINT) or SIGTERM lets the step in progress finish, writes last.ckpt and prints the
+  command that resumes (exit status 128 + the signal's number); the final step is always saved;
 - checkpoints are written atomically and loaded without unpickling code;
-- `trainer.max_steps` defaults to the recipe's longest per-part iteration budget.
+- the output folders are checked before anything is built;
+- `trainer.max_steps` defaults to the recipe's longest per-part iteration budget;
+- one progress bar in steps, and none of Lightning's banners, tips and the libraries'
+  deprecation warnings unless `--verbose` is given.
 """
 
 from __future__ import annotations
 
+import shlex
+import signal
+import sys
 import warnings
 from pathlib import Path
 
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_info
 
 from lzn.data.modules import LZNData
+from lzn.model import CONFIG_FILE
+from lzn.output_dir import check_output_dir
 from lzn.train.callbacks import ExportPretrained, SampleGrid, StepProgressBar
-from lzn.train.checkpoint_io import AtomicCheckpointIO
+from lzn.train.checkpoint_io import AtomicCheckpointIO, saved_step
+from lzn.train.interrupt import Interrupted, SignalStop
 from lzn.train.loggers import ResumableCSVLogger, TrimLogsOnResume
 from lzn.train.module import LZNModule
+from lzn.train.quiet import quiet_lightning
+from lzn.train.run_checkpoint import RunCheckpoint
 
 DEFAULT_ROOT = "runs/lzn"
 
@@ -36,7 +48,8 @@ DESCRIPTION = (
     "Train a case study from a YAML recipe (configs/*.yaml). Everything of a run lives in "
     "trainer.default_root_dir: checkpoints/last.ckpt, samples/, TensorBoard events, metrics.csv, "
     "config.yaml, and at the end model/ (EMA weights for LZN.from_pretrained). Running the same "
-    "command again resumes from checkpoints/last.ckpt."
+    "command again resumes from checkpoints/last.ckpt; Ctrl-C saves it first. --verbose shows "
+    "Lightning's info lines and the libraries' deprecation warnings."
 )
 
 
@@ -55,7 +68,7 @@ def _processes(trainer: dict) -> int:
 
 class FitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.every_n_train_steps": 1000,
@@ -71,6 +84,15 @@ class FitCLI(LightningCLI):
             help="checkpoint to resume from (default: <default_root_dir>/checkpoints/last.ckpt "
             "when it exists, else a fresh start)",
         )
+
+    def before_instantiate_classes(self) -> None:
+        # Before the model and data are built: a bad output path fails in a second.
+        config = self._get(self.config, "trainer", default={})
+        root = config.get("default_root_dir") or DEFAULT_ROOT
+        check_output_dir(root, "trainer.default_root_dir")
+        dirpath = self._get(self.config, "checkpoint").dirpath
+        if dirpath is not None:
+            check_output_dir(dirpath, "checkpoint.dirpath")
 
     def instantiate_trainer(self, **kwargs):
         config = self._get(self.config_init, "trainer", default={})
@@ -100,6 +122,18 @@ class FitCLI(LightningCLI):
 
 
 def fit(argv: list[str]) -> int:
+    """`lzn fit ARGS`: 0 when the run is complete, 128 + the signal's number when interrupted."""
+    argv = list(argv)
+    verbose = "--verbose" in argv
+    try:
+        with quiet_lightning(verbose):
+            return _fit([a for a in argv if a != "--verbose"], command=argv)
+    except KeyboardInterrupt:  # Ctrl-C while the run is set up: no step to save yet
+        print("lzn fit: interrupted by SIGINT before training; nothing new saved", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _fit(argv: list[str], command: list[str]) -> int:
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     cli = FitCLI(
         LZNModule,
@@ -114,17 +148,56 @@ def fit(argv: list[str]) -> int:
         args=argv,
         run=False,
     )
+    trainer, checkpoint = cli.trainer, cli.trainer.checkpoint_callback
+    root = Path(trainer.default_root_dir)
+    say = print if trainer.is_global_zero else (lambda *_, **__: None)
     ckpt_path = cli.config.get("ckpt_path")
-    last = Path(cli.trainer.checkpoint_callback.dirpath) / "last.ckpt"
+    last = Path(checkpoint.dirpath) / "last.ckpt"
     if ckpt_path is None and last.is_file():
+        step = saved_step(last)
+        if step >= trainer.max_steps and (root / "model" / CONFIG_FILE).is_file():
+            say(
+                f"run in {root} is complete ({step} steps); model in {root / 'model'} (to train "
+                f"on, raise --trainer.max_steps; to start afresh, use a new "
+                f"--trainer.default_root_dir)"
+            )
+            return 0
         ckpt_path = str(last)
-        rank_zero_info(f"resuming from {last}")
-    with warnings.catch_warnings():
-        # The endless step-indexed loader is resumable by construction (lzn.data.batches).
-        warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
-        # Checkpoints hold the state after the step's update, which is what resuming needs.
-        warnings.filterwarnings("ignore", message=".*no pre-optimization state was saved.*")
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
-    if cli.trainer.is_global_zero:
-        print(f"model written to {Path(cli.trainer.default_root_dir) / 'model'}")
+        say(f"resuming from {last} (step {step} of {trainer.max_steps})")
+    stop = SignalStop(announce=trainer.is_global_zero)
+    checkpoint.stop = stop
+    try:
+        with stop.installed(), warnings.catch_warnings():
+            # The endless step-indexed loader is resumable by construction (lzn.data.batches).
+            warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
+            # Checkpoints hold the state after the step's update, which is what resuming needs.
+            warnings.filterwarnings("ignore", message=".*no pre-optimization state was saved.*")
+            trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+    except Interrupted as e:
+        say(_interrupted(e, last, command), file=sys.stderr)
+        return 128 + e.signum
+    say(f"model written to {root / 'model'}")
     return 0
+
+
+def _interrupted(e: Interrupted, last: Path, command: list[str]) -> str:
+    """One line: what the interrupt saved, and the command that resumes from it."""
+    resume = f"resume with the same command: {_resume_command(command)}"
+    if e.checkpoint is not None:
+        return f"lzn fit: {e.name} after step {e.step}: saved {e.checkpoint}; {resume}"
+    if last.is_file():
+        return f"lzn fit: stopped by {e.name} at once; {last} is kept as it was; {resume}"
+    return f"lzn fit: stopped by {e.name} before any checkpoint was saved"
+
+
+def _resume_command(argv: list[str]) -> str:
+    """`lzn fit ARGS` without --ckpt_path: the same command then resumes from last.ckpt."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--ckpt_path":
+            skip = True
+        elif not arg.startswith("--ckpt_path="):
+            kept.append(arg)
+    return shlex.join(["lzn", "fit", *kept])

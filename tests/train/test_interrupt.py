@@ -1,0 +1,53 @@
+"""SIGINT and SIGTERM during training ask to stop at the next step boundary; a second signal, or
+one outside the steps, stops at once; a data-loader worker forked from the trainer ignores them."""
+
+import os
+import signal
+
+import pytest
+
+from lzn.train.interrupt import Interrupted, SignalStop
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_steps_asks_to_stop_and_a_second_stops_at_once(signum, capfd):
+    stop = SignalStop()
+    with stop.installed():
+        stop.deferring = True
+        os.kill(os.getpid(), signum)  # handled here, before the next line runs
+        assert stop.requested == signum
+        err = capfd.readouterr().err
+        assert f"{signum.name} received: stopping after the step in progress" in err
+        with pytest.raises(Interrupted) as stopped:
+            os.kill(os.getpid(), signum)
+    assert stopped.value.signum == signum and stopped.value.checkpoint is None
+
+
+def test_a_signal_before_the_steps_stops_at_once_and_the_handlers_are_restored():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    stop = SignalStop()
+    with pytest.raises(Interrupted), stop.installed():
+        os.kill(os.getpid(), signal.SIGINT)
+    assert stop.requested is None
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_a_forked_data_loader_worker_survives_the_signal():
+    """Ctrl-C reaches every process of the terminal's group: a worker that died of it would fail
+    the trainer's next fetch before the trainer could save."""
+    stop = SignalStop()
+    with stop.installed():
+        stop.deferring = True
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                code = 0 if stop.requested is None else 2  # ignored: the trainer decides
+            except BaseException:
+                code = 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert stop.requested is None  # the trainer itself got nothing
