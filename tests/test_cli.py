@@ -3,21 +3,46 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from lzn import LZN, cli
 
 
-def test_quick_demo_trains_and_writes_everything(tmp_path, capsys):
-    assert cli.main(["demo", "--quick", "--out", str(tmp_path)]) == 0
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert report["steps"] == 40 and report["preset"] == "digits-joint"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert cli.main(["demo", "--quick", "--out", str(out), "--seed", "3"]) == 0
+    return out
+
+
+def test_quick_demo_trains_and_writes_everything(demo_run):
+    from lzn.data import digits
+
+    report = json.loads((demo_run / "report.json").read_text())
+    assert report["steps"] == 40 and report["preset"] == "digits-joint" and report["seed"] == 3
     assert report["accuracy"] > 0.5  # 40 steps: well above chance (0.1), far from converged
     assert 0.0 <= report["sample_accuracy"] <= 1.0
     for name in ("samples.png", "curves.png", "latents.png", "report.txt"):
-        assert (tmp_path / name).stat().st_size > 0
-    model = LZN.from_pretrained(tmp_path / "model")
+        assert (demo_run / name).stat().st_size > 0
+    assert "held-out accuracy" in (demo_run / "report.txt").read_text()
+    model = LZN.from_pretrained(demo_run / "model")
     assert model.config["name"] == "digits-joint"
-    assert "held-out accuracy" in capsys.readouterr().out
+    assert model.training_data == {"data": "digits", "test_fraction": 0.2, "seed": 3}
+    # The bank: every training digit (1438 < 2000), so its labels are the split's.
+    _, y_train, _, _ = digits.load(seed=3)
+    assert torch.equal(torch.bincount(model.bank_labels), torch.bincount(y_train))
+
+
+def test_one_image_is_classified_as_in_a_batch(demo_run):
+    from lzn.data import digits
+
+    report = json.loads((demo_run / "report.json").read_text())
+    assert abs(report["single_image_accuracy"] - report["accuracy"]) <= 0.01
+    # Without the bank, one image alone is meaningless (the "6 for every digit").
+    model = LZN.from_pretrained(demo_run / "model")
+    _, _, x_test, _ = digits.load(seed=3)
+    alone = torch.cat([model.classify(x, bank=None) for x in x_test[:40].split(1)])
+    assert len(alone.unique()) == 1
 
 
 def test_installed_command_answers_help():
@@ -89,3 +114,28 @@ def test_commands_answer_bad_input_in_one_line(saved_model, digit_files, tmp_pat
     assert "config.json does not exist" in capsys.readouterr().err
     assert cli.main(["sample", "--model", str(saved_model), "--n", "2", "--label", "12"]) == 2
     assert "label 12 is outside the label set" in capsys.readouterr().err
+
+
+def test_classify_one_file_uses_the_bank_and_sample_needs_no_label(demo_run, tmp_path, capsys):
+    from PIL import Image
+
+    from lzn import images
+    from lzn.data import digits
+
+    _, _, x_test, _ = digits.load(seed=3)
+    paths = []
+    for i, x in enumerate(x_test[:6]):
+        paths.append(str(tmp_path / f"d{i}.png"))
+        Image.fromarray(((x[0] + 1) * 127.5).round().byte().numpy()).save(paths[-1])
+    model_dir = str(demo_run / "model")
+    labels = []
+    for path in paths:
+        assert cli.main(["classify", "--model", model_dir, path]) == 0
+        labels.append(int(capsys.readouterr().out.split("\t")[1]))
+    model = LZN.from_pretrained(model_dir)
+    files = images.load(paths, size=8, channels=1)
+    assert labels == [int(model.classify(x)) for x in files.split(1)]
+    assert cli.main(["classify", "--model", model_dir, "--no-bank", paths[0]]) == 0
+    out = tmp_path / "grid.png"
+    args = ["sample", "--model", model_dir, "--n", "4", "--sampler", "euler", "--steps", "2"]
+    assert cli.main([*args, "--out", str(out)]) == 0 and out.stat().st_size > 0

@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from lzn.modalities.rectified_flow import EvaluationCapError  # (lzn imports torch anyway)
+
 
 def _demo(args: argparse.Namespace) -> int:
     from lzn import demo
 
     out = Path(args.out)
-    report = demo.run(out, quick=args.quick, seed=args.seed, steps=args.steps)
+    report = demo.run(out, quick=args.quick, seed=args.seed, steps=args.steps, verbose=args.verbose)
     print(demo.summary(report))
     print(f"Model, report, samples and plots in {out}/")
     return 0
@@ -20,7 +22,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _load_model(path: str):
     from lzn import LZN
 
-    return LZN.from_pretrained(path).eval()
+    return LZN.from_pretrained(path)
 
 
 def _read_images(model, paths: list[str]):
@@ -38,7 +40,10 @@ def _sample(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     labels = [args.label] * args.n if args.label is not None else None
     gen = torch.Generator().manual_seed(args.seed)
-    samples = model.generate(args.n, labels, sampler=args.sampler, steps=args.steps, generator=gen)
+    samples = model.generate(
+        args.n, labels, sampler=args.sampler, steps=args.steps, generator=gen,
+        max_evaluations=args.max_evaluations, progress=True,
+    )  # fmt: skip
     images.save_grid(samples, args.out, columns=min(args.n, 8))
     print(f"{args.n} samples written to {args.out}")
     return 0
@@ -46,7 +51,15 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    predicted = model.classify(_read_images(model, args.images), alpha=args.alpha)
+    if model.bank is None and not args.no_bank:
+        print(
+            f"lzn classify: {args.model} carries no anchor bank (saved by an earlier release): "
+            "the labels depend on which files are classified together; re-export it with "
+            "LZN.set_bank, or pass --no-bank to accept this",
+            file=sys.stderr,
+        )
+    bank = None if args.no_bank else "model"
+    predicted = model.classify(_read_images(model, args.images), alpha=args.alpha, bank=bank)
     for path, label in zip(args.images, predicted.tolist(), strict=True):
         print(f"{path}\t{label}")
     return 0
@@ -84,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--steps", type=int, default=None, help="training steps (default: 400)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument(
+        "--verbose", action="store_true", help="show Lightning's banners and library warnings"
+    )
     demo.set_defaults(run=_demo)
 
     commands.add_parser(
@@ -96,14 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser(
         "sample",
         help="generate images with a saved model",
-        description="Generate N images (class-conditional with --label) and write them as a "
-        "PNG grid.",
+        description="Generate N images and write them as a PNG grid: of one class with --label; "
+        "without it, latents from N(0, I) (for a class-conditional decoder, the class the label "
+        "decoder reads from each latent, the paper's Alg. 7).",
     )
     sample.add_argument("--model", required=True, help="a save_pretrained folder")
     sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("--label", type=int, default=None, help="class of every image")
     sample.add_argument("--sampler", default="rk45", choices=["rk45", "euler", "heun"])
     sample.add_argument("--steps", type=int, default=20, help="steps of euler/heun (default: 20)")
+    sample.add_argument(
+        "--max-evaluations",
+        type=int,
+        default=1000,
+        help="rk45: the cap on network evaluations per sample (default: 1000)",
+    )
     sample.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
     sample.set_defaults(run=_sample)
@@ -112,12 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
         "classify",
         help="classify image files with a saved model",
         description="Print the predicted label of each image file (tab-separated). Files must "
-        "have the model's size. The files form one batch: their latents share zones.",
+        "have the model's size. Each file's zone is cut by the model's anchor bank (anchors of "
+        "its training images, saved with it) plus the files given, so a file gets the same "
+        "label alone or with others; --no-bank cuts zones by the files alone (the paper's "
+        "batch-only Alg. 9: labels then depend on the batch, and one file alone is meaningless).",
     )
     classify.add_argument("--model", required=True, help="a save_pretrained folder")
     classify.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
     classify.add_argument(
         "--alpha", type=float, default=0.0, help="latent noise scale (default: 0, zone centres)"
+    )
+    classify.add_argument(
+        "--no-bank",
+        action="store_true",
+        help="zones from the files given alone, without the model's anchor bank",
     )
     classify.set_defaults(run=_classify)
 
@@ -152,9 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         command, run = args.command, lambda: args.run(args)
     try:
         return run()
-    except (ValueError, FileNotFoundError) as e:  # bad input: one clear line, no traceback
+    except (ValueError, FileNotFoundError, EvaluationCapError) as e:  # one clear line
         print(f"lzn {command}: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # `lzn fit` saves and explains itself; elsewhere nothing is lost
+        print(f"lzn {command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
