@@ -144,7 +144,7 @@ def main() -> None:
     dims = args.dims or ([200] if cuda else [64, 200])
     cases = [(min(args.queries or n, n), n, q) for q in dims for n in sizes]
     if cuda and not (args.sizes or args.queries):
-        cases.append((2000, 16000, 200))  # DESIGN.md section 3: 2000 queries x 16000 anchors
+        cases.append((2000, 16000, 200))  # the paper-scale shard: 2000 queries x 16000 anchors
     limit = args.materialised_limit_gib or (60.0 if cuda else 12.0)
     name = torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine()
     print(f"# Latent flow, {STEPS} Euler steps, forward + backward, float32 inputs")

@@ -1,4 +1,5 @@
-"""A float64 brute force of DESIGN.md section 2, written independently of lzn.zoning.
+"""A float64 brute force of the latent flow (paper section 2.2; t = 0 the Gaussian, t = 1 the
+anchors), written independently of lzn.zoning.
 
 It materialises every difference s_i - t a_j, so it is exact and slow: a yardstick, not a method.
 """

@@ -1,4 +1,4 @@
-"""lzn.zoning against the float64 brute force of DESIGN.md section 2 (tests/zoning/brute_force)."""
+"""lzn.zoning against an independent float64 brute force (tests/zoning/brute_force.py)."""
 
 import pytest
 import torch

@@ -30,8 +30,8 @@ from lzn import zoning
 class Modality(nn.Module, ABC):
     name: str
     latent_dim: int
-    # How latents are computed from this modality's anchors (DESIGN.md section 2). A modality
-    # with its own settings sets `self.flow` (a dict); this shared default is read-only.
+    # How latents are computed from this modality's anchors (t = 0 Gaussian, t = 1 anchors). A
+    # modality with its own settings sets `self.flow` (a dict); this shared default is read-only.
     flow: Mapping = MappingProxyType({"solver": "euler", "steps": 20, "g": 1e-3})
 
     @abstractmethod

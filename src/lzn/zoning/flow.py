@@ -1,4 +1,4 @@
-"""Latent computation and the flow back to the anchors (paper section 2.2, DESIGN.md section 2).
+"""Latent computation and the flow back to the anchors (paper section 2.2).
 
 Time runs from t = 0 (the Gaussian N(0, I)) to t = 1 (the anchors). Between them lies the flow
 whose marginal at t is the mixture sum_j pi_j N(t a_j, (1-t)^2 I):
