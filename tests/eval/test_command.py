@@ -1,5 +1,6 @@
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
@@ -244,3 +245,11 @@ def test_a_model_without_the_needed_part_is_refused(tmp_path):
     (tmp_path / "c.yaml").write_text("data: digits\nknn: {}\n")
     with pytest.raises(ValueError, match="the model takes 1x28x28 images, digits has 1x8x8"):
         command.evaluate(folder, command.read_config(tmp_path / "c.yaml"), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "configs" / "eval").glob("*.yaml")), ids=str
+)
+def test_shipped_eval_configs_are_valid(path):
+    config = command.read_config(path)
+    assert any(section in config for section in command.SECTIONS)
