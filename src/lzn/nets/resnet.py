@@ -9,15 +9,16 @@ parameters, while the paper's table lists 24,032,832.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lzn.nets.heads import ProjectionHead, group_norm
+
 
 def _gn(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(32, channels // 4), channels)
+    return group_norm(channels, channels_per_group=4)
 
 
 class Bottleneck(nn.Module):
@@ -88,13 +89,10 @@ class ResNetEncoder(nn.Module):
                 in_ch = width * Bottleneck.expansion
         self.blocks = nn.Sequential(*blocks)
         self.feature_dim = in_ch
-        dims = [in_ch] + [cfg.head_hidden] * (cfg.head_layers - 1) + [latent_dim]
-        head: list[nn.Module] = []
-        for i, (a, b) in enumerate(itertools.pairwise(dims)):
-            head += [nn.Linear(a, b, bias=False), _gn(b)]
-            if i < len(dims) - 2:
-                head.append(nn.ReLU(inplace=True))
-        self.head = nn.Sequential(*head)
+        # 4 channels a group at least, the trunk's rule (models saved earlier depend on it)
+        self.head = ProjectionHead(
+            in_ch, cfg.head_hidden, latent_dim, layers=cfg.head_layers, channels_per_group=4
+        )
 
     def features(self, x: Tensor) -> Tensor:
         """The representation: globally pooled trunk features (b, feature_dim)."""

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from lzn import presets, rng, zoning
 from lzn.data import augment
+from lzn.losses import LatentAlignmentLoss
 from lzn.model import LZN
 from lzn.train.ema import EMA
 
@@ -290,6 +291,11 @@ class RepresentationModule(LZNModule):
     ):
         super().__init__(preset, model, recipe)
         self.views = augment.SimCLRViews(self.model.image.image_size)
+        flow = self.model.image.flow
+        self.align = LatentAlignmentLoss(
+            alpha=self.recipe["alpha"], solver=flow["solver"], steps=flow["steps"], g=flow["g"],
+            cutoff=self.recipe["cutoff"], log=self.recipe["log_loss"],
+        )  # fmt: skip
 
     def _check_recipe(self) -> None:
         super()._check_recipe()
@@ -304,11 +310,5 @@ class RepresentationModule(LZNModule):
     def losses(self, batch) -> dict[str, Tensor]:
         images, _ = batch
         query, key = self.views(images)
-        z = self.latents(query, alpha=self.recipe["alpha"])
-        anchors, index = zoning.gather_anchors(self.model.image.encode(key))
-        flow = self.model.image.flow
-        loss = zoning.alignment_loss(
-            z, anchors, index, steps=flow["steps"], solver=flow["solver"],
-            cutoff=self.recipe["cutoff"], log=self.recipe["log_loss"],
-        )  # fmt: skip
-        return {"align": loss}
+        encode = self.model.image.encode
+        return {"align": self.align(encode(query), encode(key))}

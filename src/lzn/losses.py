@@ -1,0 +1,75 @@
+"""LZN's self-supervised loss as a component any backbone can use (case study 2, paper Alg. 5).
+
+    head = ProjectionHead(128, 256, 64)                 # backbone features -> anchors
+    loss_fn = LatentAlignmentLoss()                     # the paper's settings
+    loss = loss_fn(head(backbone(view1)), head(backbone(view2)))
+
+`LatentAlignmentLoss(query, key)` takes the anchors (b, q) of two views of the same b samples. The
+latents of the query view are computed in the zones of the query anchors (noise scaled by
+`alpha`), then aligned to the zones of the key anchors, sample i's target being anchor i
+(`lzn.zoning.alignment_loss`). There are no negatives, memory bank or momentum encoder: distinct
+samples get disjoint zones by construction. `symmetric=True` averages both directions. With
+`gather_distributed` (the default) the anchors of every process are gathered with their gradients
+(`lzn.zoning.gather_anchors`), so a DDP run computes the loss of the global batch.
+
+Defaults are the paper's case-study-2 settings (the official code's where the paper is silent):
+alpha 0.45, Euler, 20 steps, g 1e-4, cutoff 0.2, the log form.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from lzn import zoning
+from lzn.nets.heads import ProjectionHead
+
+__all__ = ["LatentAlignmentLoss", "ProjectionHead"]
+
+
+class LatentAlignmentLoss(nn.Module):
+    def __init__(
+        self, *, alpha: float = 0.45, solver: str = "euler", steps: int = 20, g: float = 1e-4,
+        cutoff: float = 0.2, log: bool = True, symmetric: bool = False,
+        gather_distributed: bool = True,
+    ):  # fmt: skip
+        super().__init__()
+        if alpha < 0:
+            raise ValueError(f"alpha must be non-negative, got {alpha}")
+        self.alpha, self.solver, self.steps, self.g = alpha, solver, steps, g
+        self.cutoff, self.log, self.symmetric = cutoff, log, symmetric
+        self.gather_distributed = gather_distributed
+
+    def extra_repr(self) -> str:
+        return (
+            f"alpha={self.alpha}, solver={self.solver!r}, steps={self.steps}, g={self.g}, "
+            f"cutoff={self.cutoff}, log={self.log}, symmetric={self.symmetric}"
+        )
+
+    def forward(self, query: Tensor, key: Tensor) -> Tensor:
+        """Scalar loss for the anchors (b, q) of two views of the same b samples."""
+        if query.ndim != 2 or query.shape != key.shape:
+            raise ValueError(
+                f"query and key must be anchors of the same shape (b, q), got "
+                f"{tuple(query.shape)} and {tuple(key.shape)}"
+            )
+        queries, index = self._gather(query)
+        keys, _ = self._gather(key)
+        loss = self._align(queries, keys, index)
+        if self.symmetric:
+            loss = (loss + self._align(keys, queries, index)) / 2
+        return loss
+
+    def _gather(self, anchors: Tensor) -> tuple[Tensor, Tensor]:
+        if self.gather_distributed:
+            return zoning.gather_anchors(anchors)
+        return anchors, torch.arange(len(anchors), device=anchors.device)
+
+    def _align(self, queries: Tensor, keys: Tensor, index: Tensor) -> Tensor:
+        latents = zoning.compute_latents(
+            queries, index=index, alpha=self.alpha, g=self.g, steps=self.steps, solver=self.solver
+        )
+        return zoning.alignment_loss(
+            latents, keys, index, steps=self.steps, solver=self.solver, cutoff=self.cutoff,
+            log=self.log,
+        )  # fmt: skip
