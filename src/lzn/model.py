@@ -34,6 +34,7 @@ from lzn.modalities import rectified_flow as rf
 from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
+from lzn.nets.backbone import BackboneEncoder, build_backbone
 from lzn.nets.ncsnpp import HeadConfig, UNetConfig, UNetDecoder, UNetEncoder
 from lzn.nets.resnet import ResNetConfig, ResNetEncoder
 from lzn.progress import TimeBar
@@ -56,9 +57,12 @@ def _build_image(cfg: dict, latent_dim: int, num_classes: int) -> ImageModality:
         )
     elif enc["type"] == "resnet":
         encoder = ResNetEncoder(_dataclass(ResNetConfig, enc["resnet"]), latent_dim)
+    elif enc["type"] == "backbone":  # the user's network (lzn.nets.backbone)
+        backbone = build_backbone(enc["backbone"])
+        encoder = BackboneEncoder(backbone, enc["feature_dim"], latent_dim, enc.get("head", {}))
     else:
         raise ValueError(
-            f"unknown image encoder type {enc['type']!r} (expected 'unet' or 'resnet')"
+            f"unknown image encoder type {enc['type']!r} (expected 'unet', 'resnet' or 'backbone')"
         )
     dec = image["decoder"]
     decoder_classes = num_classes if dec and dec.get("label_input") else 0

@@ -291,15 +291,21 @@ def recipe(name: str) -> dict:
 def merge(base: dict, changes: dict, what: str) -> dict:
     """`base` with `changes` applied, nested dicts merged key by key. A key that `base` does not
     have is refused, naming it (a typo must not be silently ignored); a section that is None in
-    `base` (e.g. no decoder) may be given whole."""
+    `base` (e.g. no decoder) may be given whole, and so may a section that changes its `type`
+    (e.g. an encoder of type "backbone" for a ResNet: the other kind has other keys)."""
     merged = copy.deepcopy(base)
     for key, value in changes.items():
         where = f"{what}.{key}"
         if key not in merged:
             known = ", ".join(sorted(merged)) or "none"
             raise ValueError(f"unknown key {where!r} (known keys there: {known})")
-        if isinstance(value, dict) and isinstance(merged[key], dict):
-            merged[key] = merge(merged[key], value, where)
+        old = merged[key]
+        if (
+            isinstance(value, dict)
+            and isinstance(old, dict)
+            and value.get("type", old.get("type")) == old.get("type")
+        ):
+            merged[key] = merge(old, value, where)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
