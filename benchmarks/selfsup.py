@@ -117,16 +117,12 @@ def random_view(x: Tensor, gen: torch.Generator) -> Tensor:
 # --- networks and losses ----------------------------------------------------------------------
 
 
-def backbone() -> nn.Sequential:
-    """Four 3x3 conv blocks (conv without bias, GroupNorm(8), ReLU), global average pool: 128-d."""
-    layers: list[nn.Module] = []
-    for c_in, c_out, stride in ((1, 32, 1), (32, 64, 2), (64, 128, 2), (128, FEATURE_DIM, 1)):
-        layers += [
-            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-            nn.GroupNorm(8, c_out),
-            nn.ReLU(),
-        ]
-    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+def backbone() -> nn.Module:
+    """Four 3x3 conv blocks (conv without bias, GroupNorm(8), ReLU), global average pool: 128-d
+    (`lzn.nets.ConvNet`'s defaults, the same weights for the same seed)."""
+    from lzn.nets import ConvNet
+
+    net = ConvNet(channels=1, widths=(32, 64, 128, FEATURE_DIM), strides=(1, 2, 2, 1), groups=8)
     count = sum(p.numel() for p in net.parameters())
     assert count == BACKBONE_PARAMETERS, f"backbone has {count} parameters"
     return net

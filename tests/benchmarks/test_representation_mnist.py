@@ -153,12 +153,22 @@ def test_sweep_runs_each_variant_into_its_folder_and_collects_them(tmp_path):
     import representation_mnist_sweep as sweep
 
     out = tmp_path / "sweep"
-    argv = ["--variants", "lzn-symmetric", "simclr-t0.2", "--steps", "2", "--out", str(out)]
+    argv = [
+        "--variants",
+        "lzn-clip1-symmetric",
+        "simclr-clip1-t0.2",
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+    ]
     rows = sweep.main([*argv, "--batch", "16", "--lzn-steps", "4"], data=_tiny_data())
-    assert [r["variant"] for r in rows] == ["lzn-symmetric", "simclr-t0.2"]
-    lzn = json.loads((out / "lzn-symmetric" / "lzn-seed0.json").read_text())
-    simclr = json.loads((out / "simclr-t0.2" / "simclr-seed0.json").read_text())
+    assert [r["variant"] for r in rows] == ["lzn-clip1-symmetric", "simclr-clip1-t0.2"]
+    lzn = json.loads((out / "lzn-clip1-symmetric" / "lzn-seed0.json").read_text())
+    simclr = json.loads((out / "simclr-clip1-t0.2" / "simclr-seed0.json").read_text())
     assert lzn["settings"]["symmetric"] is True and simclr["settings"]["temperature"] == 0.2
+    assert lzn["settings"]["grad_clip"] == simclr["settings"]["grad_clip"] == 1.0
     assert rows[0]["linear"] == {0: lzn["linear_accuracy"]}
     text = (out / "sweep.md").read_text()
-    assert "| lzn-symmetric | `--lzn-symmetric` |" in text and "`--temperature 0.2`" in text
+    assert "| lzn-clip1-symmetric | `--grad-clip 1.0 --lzn-symmetric` |" in text
+    assert "`--grad-clip 1.0 --temperature 0.2`" in text
