@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from lzn.modalities.rectified_flow import EvaluationCapError  # (lzn imports torch anyway)
+from lzn.modalities.rectified_flow import (  # (lzn imports torch anyway)
+    MAX_EVALUATIONS,
+    EvaluationCapError,
+)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -124,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--max-evaluations",
         type=int,
-        default=1000,
-        help="rk45: the cap on network evaluations per sample (default: 1000)",
+        default=MAX_EVALUATIONS,
+        help=f"rk45: the cap on network evaluations per sample (default: {MAX_EVALUATIONS})",
     )
     sample.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
