@@ -24,8 +24,9 @@ import representation_mnist as table
 from lzn import atomic
 
 # The knobs the issue names for small budgets. Both methods get the same shared ones (clipping,
-# learning rate, warm-up, output dimension) and two of their own (LZN: symmetric loss and alpha
-# 0.2 / 1; SimCLR: temperature 0.2 / 1), on top of clipping once it is in.
+# learning rate, warm-up, output dimension), on top of clipping once it is in, and their own:
+# LZN more (alpha, symmetric, flow steps, anchor scale, loss form, cutoff) than SimCLR
+# (temperature), which favours LZN.
 CLIP = ["--grad-clip", "1.0"]  # the paper's recipes clip at 1.0 (all case studies)
 VARIANTS: dict[str, list[str]] = {
     "lzn": ["--methods", "lzn"],
@@ -42,6 +43,10 @@ VARIANTS: dict[str, list[str]] = {
     "lzn-clip1-steps5": ["--methods", "lzn", *CLIP, "--lzn-steps", "5"],
     "lzn-clip1-scale0.5": ["--methods", "lzn", *CLIP, "--lzn-anchor-scale", "0.5"],
     "lzn-clip1-scale0.25": ["--methods", "lzn", *CLIP, "--lzn-anchor-scale", "0.25"],
+    # The loss's form: -mean(max P) instead of -mean(max log P), and which steps count.
+    "lzn-clip1-prob": ["--methods", "lzn", *CLIP, "--no-lzn-log"],
+    "lzn-clip1-cutoff0": ["--methods", "lzn", *CLIP, "--lzn-cutoff", "0"],
+    "lzn-clip1-cutoff0.5": ["--methods", "lzn", *CLIP, "--lzn-cutoff", "0.5"],
     "simclr": ["--methods", "simclr"],
     "simclr-lr3e-4": ["--methods", "simclr", "--lr", "3e-4"],
     "simclr-clip1": ["--methods", "simclr", *CLIP],
