@@ -21,6 +21,17 @@ import torch
 from torch import Tensor
 
 DEFAULT_SIZE = 2000
+MODEL_BANK = "model"  # `bank=` value: the anchor bank the model carries
+
+
+def resolve(bank, own):
+    """The anchors a `bank=` argument means: `own` (the model's bank; None if it carries none,
+    i.e. the batch alone) for "model", else the anchors given, or None."""
+    if isinstance(bank, str):
+        if bank != MODEL_BANK:
+            raise ValueError(f"bank must be anchors, {MODEL_BANK!r} or None, got {bank!r}")
+        return own
+    return bank
 
 
 def select(count: int, labels: Tensor | None = None, size: int = DEFAULT_SIZE, seed: int = 0):

@@ -41,7 +41,7 @@ from lzn.progress import TimeBar
 
 FORMAT = "lzn-model"
 CONFIG_FILE, WEIGHTS_FILE, BANK_FILE = "config.json", "model.safetensors", "bank.safetensors"
-MODEL_BANK = "model"  # `bank=` value: the anchor bank the model carries
+MODEL_BANK = anchor_banks.MODEL_BANK
 
 
 def _dataclass(cls, fields: dict):
@@ -152,15 +152,8 @@ class LZN(nn.Module):
     ) -> Tensor:
         """Latents (b, q) of the images, in the zones cut by their batch (and `bank`: anchors,
         or "model" for the model's own bank)."""
-        bank = self._bank(bank)
+        bank = anchor_banks.resolve(bank, self.bank)
         return self.image.latents(images, alpha=alpha, bank=bank, generator=generator)
-
-    def _bank(self, bank: Tensor | str | None) -> Tensor | None:
-        if isinstance(bank, str):
-            if bank != MODEL_BANK:
-                raise ValueError(f"bank must be anchors, {MODEL_BANK!r} or None, got {bank!r}")
-            return self.bank  # None for a model that carries no bank: the batch alone
-        return bank
 
     @torch.no_grad()
     def anchor_bank(self, images: Tensor, batch_size: int = 256) -> Tensor:
@@ -232,22 +225,18 @@ class LZN(nn.Module):
         with TimeBar(f"sampling {n} images ({sampler})", enabled=progress) as bar:
             kwargs = {"sampler": sampler, "steps": steps, "generator": generator,
                       "max_evaluations": max_evaluations, "progress": bar}  # fmt: skip
-            return self._generate(n, labels, alpha, kwargs)
-
-    def _generate(self, n: int, labels, alpha: float, kwargs: dict) -> Tensor:
-        generator = kwargs["generator"]
-        if labels is None:
-            device = next(self.parameters()).device
-            z = alpha * rng.randn(n, self.latent_dim, generator=generator, device=device)
+            if labels is None:
+                device = next(self.parameters()).device
+                z = alpha * rng.randn(n, self.latent_dim, generator=generator, device=device)
+                if self.image.num_classes:
+                    kwargs["labels"] = self._labels_of(z, generator)
+                return self.image.decode(z, **kwargs)
+            labels = self._modality("label").validate(labels)
+            if len(labels) != n:
+                raise ValueError(f"got {len(labels)} labels for n={n} images")
             if self.image.num_classes:
-                kwargs["labels"] = self._labels_of(z, generator)
-            return self.image.decode(z, **kwargs)
-        labels = self._modality("label").validate(labels)
-        if len(labels) != n:
-            raise ValueError(f"got {len(labels)} labels for n={n} images")
-        if self.image.num_classes:
-            kwargs["labels"] = labels  # the decoder also takes the one-hot label (case study 3)
-        return self.translate(labels, "label", "image", alpha=alpha, **kwargs)
+                kwargs["labels"] = labels  # the decoder also takes the one-hot label (case study 3)
+            return self.translate(labels, "label", "image", alpha=alpha, **kwargs)
 
     def _labels_of(self, latents: Tensor, generator: torch.Generator | None) -> Tensor:
         """The decoder's label for latents: the label decoder's reading of them, or, when the
@@ -271,7 +260,7 @@ class LZN(nn.Module):
         zone centres, the paper's App. E.4 choice. Zones are cut by the model's bank plus the
         images (`bank="model"`, the default; the batch alone if the model has no bank), by the
         batch alone (`bank=None`, the paper's Alg. 9) or by given anchors plus the batch."""
-        bank = self._bank(bank)
+        bank = anchor_banks.resolve(bank, self.bank)
         return self.translate(images, "image", "label", alpha=alpha, bank=bank, generator=generator)
 
     @torch.no_grad()

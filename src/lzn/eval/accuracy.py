@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from lzn.model import MODEL_BANK
+from lzn import bank as anchor_banks
+from lzn.bank import MODEL_BANK
 from lzn.progress import bar as progress_bar
 
 
@@ -34,16 +35,11 @@ def _check(images: Tensor, labels: Tensor) -> None:
 def resolve_bank(model, bank: Tensor | str | None, source: str | None = None):
     """(anchors or None, a description): "model" is the model's own bank (`model.bank`, exported
     with it; none if it carries none), None the batch alone, a tensor anchors as given."""
-    if isinstance(bank, str):
-        if bank != MODEL_BANK:
-            raise ValueError(f"bank must be anchors, {MODEL_BANK!r} or None, got {bank!r}")
-        anchors = getattr(model, "bank", None)
-        if anchors is None:
-            return None, "none (the model carries no bank)"
-        return anchors, source or "the model's exported bank"
-    if bank is None:
-        return None, "none"
-    return bank, source or "given"
+    anchors = anchor_banks.resolve(bank, getattr(model, "bank", None))
+    own = isinstance(bank, str)  # "model" (resolve refused any other string)
+    if anchors is None:
+        return None, "none (the model carries no bank)" if own else "none"
+    return anchors, source or ("the model's exported bank" if own else "given")
 
 
 def _accuracy(model, images, labels, alpha, batch_size, bank, source, seed, bar) -> dict:

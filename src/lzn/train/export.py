@@ -50,8 +50,8 @@ def export(module, data, directory: str | os.PathLike) -> Path:
     with module.ema.applied(model):
         try:
             if dataset is not None:
-                images, labels = bank_images(dataset)
-                model.set_bank(images.to(module.device), labels)
+                images, labels = bank_images(dataset)  # the bank's share, loaded alone
+                model.set_bank(images.to(module.device), labels)  # keeps all: <= DEFAULT_SIZE
             record = getattr(data, "training_data", None)
             model.training_data = record() if record is not None else None
             return model.save_pretrained(directory)

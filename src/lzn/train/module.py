@@ -242,8 +242,6 @@ def global_class_weights(labels: Tensor, num_classes: int) -> Tensor:
 
 
 class GenerationModule(LZNModule):
-    recipe_keys = LZNModule.recipe_keys
-
     def _check_recipe(self) -> None:
         super()._check_recipe()
         if self.model.image.decoder is None:
