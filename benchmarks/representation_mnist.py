@@ -30,10 +30,6 @@ from the command's). Then `results.json` and `results.md` (the table) are writte
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -43,7 +39,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lzn import atomic
+import runs
+from lzn import zoning
+from lzn.losses import LatentAlignmentLoss, ProjectionHead
+from lzn.zoning.flow import target_log_probabilities
 from selfsup import (
     FEATURE_DIM,
     KNN_K,
@@ -127,8 +126,13 @@ def method_settings(method: str, args: argparse.Namespace) -> dict:
         "alpha": args.lzn_alpha, "solver": "euler", "flow_steps": args.lzn_steps, "g": args.lzn_g,
         "cutoff": args.lzn_cutoff, "log": args.lzn_log, "symmetric": args.lzn_symmetric,
     }  # fmt: skip
-    if args.lzn_anchor_scale != 1.0:  # absent from runs made without it, so those still resume
+    # Absent from runs made without them (at their defaults), so those still resume.
+    if args.lzn_anchor_scale != 1.0:
         settings["anchor_scale"] = args.lzn_anchor_scale
+    if args.lzn_reduce != "max":
+        settings["reduce"] = args.lzn_reduce
+    if args.lzn_hidden_norm != "groupnorm":
+        settings["hidden_norm"] = args.lzn_hidden_norm
     return settings
 
 
@@ -137,15 +141,29 @@ def objective(method: str, s: dict) -> PairObjective:
     _, hidden, out = s["head"]
     if method == "simclr":
         return PairObjective(simclr_head(FEATURE_DIM, hidden, out), NTXent(s["temperature"]))
-    from lzn.losses import LatentAlignmentLoss, ProjectionHead
-
-    loss = LatentAlignmentLoss(
+    loss_class = MeanOverSteps if s.get("reduce") == "mean" else LatentAlignmentLoss
+    loss = loss_class(
         alpha=s["alpha"], solver=s["solver"], steps=s["flow_steps"], g=s["g"],
         cutoff=s["cutoff"], log=s["log"], symmetric=s["symmetric"],
     )  # fmt: skip
     if "anchor_scale" in s:
         loss = ScaledAnchors(loss, s["anchor_scale"])
-    return PairObjective(ProjectionHead(in_dim=FEATURE_DIM, hidden_dim=hidden, out_dim=out), loss)
+    head = ProjectionHead(in_dim=FEATURE_DIM, hidden_dim=hidden, out_dim=out)
+    if s.get("hidden_norm") == "batchnorm":  # SimCLR's hidden layer, LZN's output GroupNorm
+        head[1] = torch.nn.BatchNorm1d(hidden)
+    return PairObjective(head, loss)
+
+
+class MeanOverSteps(LatentAlignmentLoss):
+    """The alignment loss with the mean of log P over the steps after the cutoff instead of their
+    max: the early, soft steps keep a gradient once the late, sharp ones saturate."""
+
+    def _align(self, queries: torch.Tensor, keys: torch.Tensor, index: torch.Tensor):
+        latents = zoning.compute_latents(
+            queries, index=index, alpha=self.alpha, g=self.g, steps=self.steps, solver=self.solver
+        )
+        log_p = target_log_probabilities(latents, keys, index, steps=self.steps, solver=self.solver)
+        return -log_p[int(self.steps * self.cutoff) :].mean()
 
 
 class ScaledAnchors(torch.nn.Module):
@@ -159,14 +177,6 @@ class ScaledAnchors(torch.nn.Module):
 
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
         return self.loss(self.scale * query, self.scale * key)
-
-
-def machine() -> dict:
-    return {
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }  # fmt: skip
 
 
 # --- runs -------------------------------------------------------------------------------------
@@ -203,62 +213,26 @@ def run_one(method: str, seed: int, settings: dict, data: Data) -> dict:
         "validation_accuracy_by_C": validation, "loss_curve": curve,
         "train_seconds": train_s, "probe_seconds": time.perf_counter() - start,
         "train_images": len(data.train_x), "test_images": len(data.test_x),
-        "machine": machine(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": runs.machine(), "date": runs.now(),
     }  # fmt: skip
-
-
-def run_path(out: Path, method: str, seed: int) -> Path:
-    return out / f"{method}-seed{seed}.json"
-
-
-def write_json(path: Path, obj) -> None:
-    atomic.write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1) + "\n"))
-
-
-def load_finished(path: Path, settings: dict, data: Data) -> dict:
-    """A finished run's record, if it was made with these settings and data sizes."""
-    record = json.loads(path.read_text())
-    sizes = (record["train_images"], record["test_images"])
-    if record["settings"] != settings or sizes != (len(data.train_x), len(data.test_x)):
-        changed = sorted(
-            k for k in {*settings, *record["settings"]}
-            if settings.get(k) != record["settings"].get(k)
-        )  # fmt: skip
-        what = ", ".join(changed) if changed else "the data sizes"
-        raise ValueError(
-            f"{path} was made with other settings ({what}): choose another --out or delete it"
-        )
-    return record
 
 
 def run_all(
     out: Path, methods: list[str], seeds: list[int], settings: dict[str, dict], data: Data
 ) -> list[dict]:
     """Every (method, seed) run, reusing finished runs in `out`; each written when it ends."""
-    out.mkdir(parents=True, exist_ok=True)
-    runs = [(m, s) for m in methods for s in seeds]
-    finished = {  # checked before any training: a mismatch fails at once
-        (m, s): load_finished(run_path(out, m, s), settings[m], data)
-        for m, s in runs
-        if run_path(out, m, s).exists()
-    }
-    records = []
-    for method, seed in runs:
-        path = run_path(out, method, seed)
-        if (method, seed) in finished:
-            record = finished[method, seed]
-            print(f"{method} seed {seed}: finished earlier ({path})", flush=True)
-        else:
-            print(f"{method} seed {seed}: running", flush=True)
-            record = run_one(method, seed, settings[method], data)
-            write_json(path, record)
-        print(
-            f"  linear {record['linear_accuracy']:.4f}  kNN {record['knn_accuracy']:.4f}  "
-            f"train {record['train_seconds']:.0f} s  probes {record['probe_seconds']:.0f} s",
-            flush=True,
+    sizes = {"train_images": len(data.train_x), "test_images": len(data.test_x)}
+
+    def show(record: dict) -> str:
+        return (
+            f"linear {record['linear_accuracy']:.4f}  kNN {record['knn_accuracy']:.4f}  "
+            f"train {record['train_seconds']:.0f} s  probes {record['probe_seconds']:.0f} s"
         )
-        records.append(record)
-    return records
+
+    return runs.run_all(
+        out, [(m, s) for m in methods for s in seeds], settings,
+        lambda method, seed: run_one(method, seed, settings[method], data), sizes, show,
+    )  # fmt: skip
 
 
 # --- table ------------------------------------------------------------------------------------
@@ -266,28 +240,18 @@ def run_all(
 
 def summary(records: list[dict]) -> dict[str, dict]:
     """Per method: accuracies by seed and their mean, mean wall seconds per run."""
-    by_method: dict[str, list[dict]] = {}
-    for r in records:
-        by_method.setdefault(r["method"], []).append(r)
-    return {method: _row(runs) for method, runs in by_method.items()}
+    return {method: _row(group) for method, group in runs.by_arm(records).items()}
 
 
-def _row(runs: list[dict]) -> dict:
-    linear = {r["seed"]: r["linear_accuracy"] for r in runs}
-    knn = {r["seed"]: r["knn_accuracy"] for r in runs}
+def _row(group: list[dict]) -> dict:
+    linear = {r["seed"]: r["linear_accuracy"] for r in group}
+    knn = {r["seed"]: r["knn_accuracy"] for r in group}
     return {
         "linear_by_seed": linear, "linear_mean": float(np.mean([*linear.values()])),
         "knn_by_seed": knn, "knn_mean": float(np.mean([*knn.values()])),
-        "train_seconds_per_run": float(np.mean([r["train_seconds"] for r in runs])),
-        "probe_seconds_per_run": float(np.mean([r["probe_seconds"] for r in runs])),
+        "train_seconds_per_run": float(np.mean([r["train_seconds"] for r in group])),
+        "probe_seconds_per_run": float(np.mean([r["probe_seconds"] for r in group])),
     }  # fmt: skip
-
-
-def _machine_line(m: dict) -> str:
-    return (
-        f"{m['platform']} ({m['processor']}), {m['cpus']} CPUs, torch threads "
-        f"{m['torch_threads']}, torch {m['torch']}"
-    )
 
 
 def _settings_line(method: str, s: dict) -> str:
@@ -298,7 +262,7 @@ def _settings_line(method: str, s: dict) -> str:
 def table(records: list[dict], command: str, date: str) -> str:
     rows = summary(records)
     seeds = sorted({r["seed"] for r in records})
-    machines = sorted({_machine_line(r["machine"]) for r in records})
+    machines = sorted({runs.machine_line(r["machine"]) for r in records})
     settings = {r["method"]: r["settings"] for r in records}
     pct = "{:.2f}".format
     head = (
@@ -335,15 +299,13 @@ def table(records: list[dict], command: str, date: str) -> str:
 
 
 def write_results(out: Path, records: list[dict], command: str) -> None:
-    date = datetime.datetime.now().isoformat(timespec="seconds")
+    date = runs.now()
     results = {
-        "protocol": PROTOCOL, "command": command, "date": date, "machine": machine(),
+        "protocol": PROTOCOL, "command": command, "date": date, "machine": runs.machine(),
         "summary": summary(records), "runs": records,
     }  # fmt: skip
-    write_json(out / "results.json", results)
-    atomic.write(
-        out / "results.md", lambda tmp: Path(tmp).write_text(table(records, command, date))
-    )
+    runs.write_json(out / "results.json", results)
+    runs.write_text(out / "results.md", table(records, command, date))
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -375,6 +337,14 @@ def parser() -> argparse.ArgumentParser:
     lzn.add_argument(
         "--lzn-anchor-scale", type=float, default=1.0, help="anchors times this before the loss"
     )
+    lzn.add_argument(
+        "--lzn-reduce", choices=("max", "mean"), default="max",
+        help="log P over the flow's steps: the paper's max, or the mean (mean: log form only)",
+    )  # fmt: skip
+    lzn.add_argument(
+        "--lzn-hidden-norm", choices=("groupnorm", "batchnorm"), default="groupnorm",
+        help="the head's hidden normalisation (batchnorm: SimCLR's)",
+    )  # fmt: skip
     simclr = p.add_argument_group("simclr")
     simclr.add_argument("--temperature", type=float, default=0.5)
     simclr.add_argument("--simclr-hidden", type=int, default=256)
@@ -391,6 +361,8 @@ def check(args: argparse.Namespace) -> None:
         raise ValueError(f"--grad-clip must be positive, got {args.grad_clip}")
     if args.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.lzn_reduce == "mean" and not args.lzn_log:
+        raise ValueError("--lzn-reduce mean averages log P: it needs the log form (--lzn-log)")
     if not args.lr > 0 or not args.temperature > 0:
         raise ValueError("--lr and --temperature must be positive")
 

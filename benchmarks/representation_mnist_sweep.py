@@ -12,7 +12,6 @@ paper's for LZN, the issue's for SimCLR) in what their name says.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import shlex
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import representation_mnist as table
-from lzn import atomic
+import runs
 
 # The knobs the issue names for small budgets. Both methods get the same shared ones (clipping,
 # learning rate, warm-up, output dimension), on top of clipping once it is in, and their own:
@@ -47,6 +46,10 @@ VARIANTS: dict[str, list[str]] = {
     "lzn-clip1-prob": ["--methods", "lzn", *CLIP, "--no-lzn-log"],
     "lzn-clip1-cutoff0": ["--methods", "lzn", *CLIP, "--lzn-cutoff", "0"],
     "lzn-clip1-cutoff0.5": ["--methods", "lzn", *CLIP, "--lzn-cutoff", "0.5"],
+    # Against saturation (the late steps' zones are sharp: max P is 0 or 1 and stops teaching):
+    # the mean of log P over the steps; and the head's confound, SimCLR's BatchNorm hidden layer.
+    "lzn-clip1-mean": ["--methods", "lzn", *CLIP, "--lzn-reduce", "mean"],
+    "lzn-clip1-bnhidden": ["--methods", "lzn", *CLIP, "--lzn-hidden-norm", "batchnorm"],
     "simclr": ["--methods", "simclr"],
     "simclr-lr3e-4": ["--methods", "simclr", "--lr", "3e-4"],
     "simclr-clip1": ["--methods", "simclr", *CLIP],
@@ -122,13 +125,11 @@ def main(argv: list[str] | None = None, data: table.Data | None = None) -> list[
             "--out", str(args.out / name), *table_args,
         ], data=data)  # fmt: skip
     rows = collect(args.out, list(VARIANTS))
-    date = datetime.datetime.now().isoformat(timespec="seconds")
+    date = runs.now()
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "benchmarks/representation_mnist_sweep.py", *given])
-    table.write_json(args.out / "sweep.json", {"command": command, "date": date, "rows": rows})
-    atomic.write(
-        args.out / "sweep.md", lambda tmp: Path(tmp).write_text(markdown(rows, command, date))
-    )
+    runs.write_json(args.out / "sweep.json", {"command": command, "date": date, "rows": rows})
+    runs.write_text(args.out / "sweep.md", markdown(rows, command, date))
     print(f"wrote {args.out / 'sweep.md'}")
     return rows
 

@@ -204,6 +204,19 @@ _PRESETS = {
             "source": "ours",
         },
     ),
+    "digits-generation": (
+        _unet_model("digits-generation", _DIGITS, 16, _SMALL_HEADS),
+        {
+            **_COMMON,
+            "batch_size": 256,
+            "warmup_steps": 100,
+            "lr": {"encoder": 1e-3, "decoder": 2e-3},
+            "iterations": {"encoder": 1000, "decoder": 1000},  # benchmarks/generation_digits.py
+            "ema": 0.999,
+            "augment": "none",
+            "source": "ours",
+        },
+    ),
     "mnist-joint": (
         _unet_model("mnist-joint", _MNIST, 32, _SMALL_HEADS, labels=_LABELS),
         {

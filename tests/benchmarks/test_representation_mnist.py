@@ -172,3 +172,31 @@ def test_sweep_runs_each_variant_into_its_folder_and_collects_them(tmp_path):
     text = (out / "sweep.md").read_text()
     assert "| lzn-clip1-symmetric | `--grad-clip 1.0 --lzn-symmetric` |" in text
     assert "`--grad-clip 1.0 --temperature 0.2`" in text
+
+
+def test_mean_over_steps_is_the_mean_log_assignment_after_the_cutoff():
+    from lzn import zoning
+
+    gen = torch.Generator().manual_seed(0)
+    query = torch.randn(12, 6, generator=gen) * 0.5
+    key = query + 0.3 * torch.randn(12, 6, generator=gen)  # views: P far from 0 at every step
+    loss = bench.MeanOverSteps(alpha=0.0, steps=10, cutoff=0.2, gather_distributed=False)
+    index = torch.arange(12)
+    latents = zoning.compute_latents(query, alpha=0.0, g=1e-4, steps=10, solver="euler")
+    p = zoning.assignment_probabilities(latents, key, index, steps=10)
+    assert loss(query, key).item() == pytest.approx(-p[2:].log().mean().item(), rel=1e-5)
+    paper = bench.LatentAlignmentLoss(alpha=0.0, steps=10, cutoff=0.2, gather_distributed=False)
+    assert paper(query, key).item() == pytest.approx(-p[2:].log().amax(0).mean().item(), rel=1e-5)
+
+
+def test_lzn_variants_are_recorded_only_when_set_and_build_what_they_say():
+    args = bench.parser().parse_args(["--lzn-reduce", "mean", "--lzn-hidden-norm", "batchnorm"])
+    s = bench.method_settings("lzn", args)
+    assert s["reduce"] == "mean" and s["hidden_norm"] == "batchnorm"
+    default = bench.method_settings("lzn", bench.parser().parse_args([]))
+    assert "reduce" not in default and "hidden_norm" not in default  # stored runs still resume
+    made = bench.objective("lzn", s)
+    assert isinstance(made.loss, bench.MeanOverSteps)
+    assert isinstance(made.head[1], torch.nn.BatchNorm1d)
+    with pytest.raises(ValueError, match="needs the log form"):
+        bench.check(bench.parser().parse_args(["--lzn-reduce", "mean", "--no-lzn-log"]))

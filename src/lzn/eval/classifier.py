@@ -3,8 +3,9 @@
 They make FID-style metrics work offline on the small data sets: features are the 128-d
 penultimate layer (before its ReLU), scaled to root-mean-square 1 per coordinate on the training
 images; logits are the 10 classes (for the Inception Score analogue).
-The weights ship in `lzn/eval/weights/{digits,mnist}-classifier.safetensors`, trained by
-`python benchmarks/train_feature_classifier.py` (docs/evaluation.md gives the recipe and the
+The weights ship in `lzn/eval/weights/{name}-classifier.safetensors` for the names in `SHIPPED`
+(`mnist-digits`: a digits-sized classifier trained on MNIST only, which never saw a digit the
+generators it scores were trained on), trained by `python benchmarks/train_feature_classifier.py` (docs/evaluation.md gives the recipe and the
 test accuracy). Loading reads tensors and a JSON architecture only: never a pickle.
 """
 
@@ -22,7 +23,7 @@ from lzn import atomic
 from lzn.eval.features import FeatureExtractor
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = ("digits", "mnist")
+SHIPPED = ("digits", "mnist", "mnist-digits")
 
 
 class DigitClassifier(nn.Module):

@@ -1,0 +1,189 @@
+"""Case study 1 table: a rectified flow with and without LZN's latent, on scikit-learn's digits.
+
+Both arms are `lzn.train.GenerationModule` on the `digits-generation` preset (NCSN++ nf 32
+encoder and decoder, latent 16) with the same recipe, data, steps and seeds; the only difference
+is the decoder's `latent_input`:
+
+- rf: a plain rectified flow (the decoder takes no latent; the encoder is built but unused);
+- lzn: RF + LZN, the decoder conditioned on the latents of the batch's images (the paper's
+  case study 1), and unconditional samples decoded from z ~ N(0, I).
+
+Training: the 1438 training digits (split seed 0), batch 256, Adam with the preset's learning
+rates, warm-up, EMA and gradient clipping, `--steps` steps. Samples: `--samples` images from the
+EMA weights (RK45 by default, as the paper samples its rectified flows). Scoring
+(`digits_generators.Scorer`): a classifier trained on MNIST alone, against the 359 held-out digits.
+
+    python benchmarks/generation_digits.py                        # the table: 3 seeds, 2 arms
+    python benchmarks/generation_digits.py --seeds 0 --steps 100 --out /tmp/cs1
+
+Each (arm, seed) run writes `{arm}-seed{seed}.json` into --out as it ends; a later invocation
+with the same --out reuses them (and refuses those made with other settings). Then
+`results.json` and `results.md` (the table) are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import lightning as L
+
+import runs
+from digits_generators import Scorer, sample, train
+
+ARMS = ("rf", "lzn")
+PRESET = "digits-generation"
+DEFAULT_OUT = Path("benchmarks/results/generation_digits")  # kept in git: the table resumes
+METRICS = ("fid", "kid", "precision", "recall")
+
+
+def settings(arm: str, args: argparse.Namespace, scorer: Scorer) -> dict:
+    return {
+        "preset": PRESET, "latent_input": arm == "lzn", "steps": args.steps, "batch": args.batch,
+        "lr": {"encoder": args.lr_encoder, "decoder": args.lr_decoder}, "ema": args.ema,
+        "warmup_steps": args.warmup, "samples": args.samples, "sampler": args.sampler,
+        "sample_steps": args.sample_steps, "scorer": scorer.name,
+    }  # fmt: skip
+
+
+def run_one(arm: str, seed: int, s: dict, scorer: Scorer) -> dict:
+    from lzn.train.module import GenerationModule
+
+    L.seed_everything(seed, verbose=False)
+    recipe = {
+        "lr": s["lr"], "iterations": dict.fromkeys(s["lr"], s["steps"]), "ema": s["ema"],
+        "warmup_steps": s["warmup_steps"],
+    }  # fmt: skip
+    model = {"image": {"decoder": {"latent_input": s["latent_input"]}}}
+    module = GenerationModule(PRESET, model=model, recipe=recipe)
+    train_seconds, curve = train(module, s["steps"], s["batch"])
+    with module.ema.applied(module.model):
+        images, sample_seconds = sample(
+            module.model, s["samples"], seed, s["sampler"], s["sample_steps"]
+        )
+    return {
+        "method": arm, "seed": seed, "settings": s, **scorer.score(images),
+        "train_seconds": train_seconds, "sample_seconds": sample_seconds, "loss_curve": curve,
+        "train_images": len(scorer.x_train), "test_images": len(scorer.x_test),
+        "machine": runs.machine(), "date": runs.now(),
+    }  # fmt: skip
+
+
+def show(r: dict) -> str:
+    return (
+        f"FID {r['fid']:.3f}  KID {1e3 * r['kid']:.2f}e-3  precision {r['precision']:.3f}  "
+        f"recall {r['recall']:.3f}  train {r['train_seconds']:.0f} s  "
+        f"sampling {r['sample_seconds']:.0f} s"
+    )
+
+
+def summary(records: list[dict]) -> dict[str, dict]:
+    """Per arm: each metric by seed, its mean and standard deviation over seeds, wall times."""
+    return runs.summarise(records, METRICS, ("train_seconds", "sample_seconds"))
+
+
+def verdict(rows: dict[str, dict]) -> str:
+    if not {"rf", "lzn"} <= rows.keys():
+        return "(both arms are needed for a verdict)"
+    rf, lzn = rows["rf"]["fid"], rows["lzn"]["fid"]
+    gap, spread = rf["mean"] - lzn["mean"], max(rf["std"], lzn["std"])
+    if gap > spread:
+        return f"RF+LZN has the lower FID by {gap:.3f}, more than the seed spread ({spread:.3f})."
+    if gap > 0:
+        return (
+            f"RF+LZN has the lower FID by {gap:.3f}, within the seed spread ({spread:.3f}): "
+            "not a measured gain."
+        )
+    return f"RF+LZN loses: its FID is higher by {-gap:.3f} (seed spread {spread:.3f})."
+
+
+def table(records: list[dict], real: dict, protocol: str, command: str, date: str) -> str:
+    rows = summary(records)
+    seeds = sorted({r["seed"] for r in records})
+    machines = sorted({runs.machine_line(r["machine"]) for r in records})
+    s = records[0]["settings"]
+    scale = {"fid": 1.0, "kid": 1e3, "precision": 1.0, "recall": 1.0}
+    head = ["arm", *(f"FID s{x}" for x in seeds), "FID", "KID x1e3", "precision", "recall",
+            "train s/run", "sampling s/run"]  # fmt: skip
+    lines = [
+        "# Case study 1: rectified flow with and without LZN, scikit-learn digits",
+        "",
+        f"Training: preset {s['preset']}, {s['steps']} steps of batch {s['batch']}, lr "
+        f"{s['lr']}, warm-up {s['warmup_steps']}, EMA {s['ema']}; {s['samples']} samples "
+        f"({s['sampler']}) from the EMA weights.",
+        f"Scoring: {protocol}.",
+        f"Seeds: {', '.join(map(str, seeds))}; mean ± standard deviation over seeds.",
+        f"Machine: {'; '.join(machines)}.",
+        f"Date: {date}.",
+        f"Command: `{command}`",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for arm, row in rows.items():
+        cells = [arm, *(f"{row['fid']['by_seed'].get(x, float('nan')):.3f}" for x in seeds)]
+        cells += [runs.cell(row, metric, scale[metric]) for metric in METRICS]
+        cells += [f"{row['train_seconds']:.0f}", f"{row['sample_seconds']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    n = s["samples"]
+    real_cells = ["real (training digits)", *("" for _ in seeds)]
+    real_cells += [f"{scale[m] * real[m]:.3f}" for m in METRICS] + ["", ""]
+    lines += [
+        "| " + " | ".join(real_cells) + " |",
+        "",
+        f"The last row scores {n} real training digits the same way: the floor a generator "
+        "that reproduced its training set would reach.",
+        "",
+        f"**{verdict(rows)}**",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr-encoder", type=float, default=1e-3)
+    p.add_argument("--lr-decoder", type=float, default=2e-3)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--sampler", choices=("rk45", "euler"), default="rk45")
+    p.add_argument("--sample-steps", type=int, default=20, help="Euler steps (rk45: unused)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    for name in ("steps", "batch", "samples", "sample_steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer")
+    command = shlex.join(["python", "benchmarks/generation_digits.py", *argv])
+    scorer = Scorer()
+    arms, seeds = list(dict.fromkeys(args.arms)), list(dict.fromkeys(args.seeds))
+    config = {arm: settings(arm, args, scorer) for arm in arms}
+    sizes = {"train_images": len(scorer.x_train), "test_images": len(scorer.x_test)}
+    records = runs.run_all(
+        args.out, [(a, s) for a in arms for s in seeds], config,
+        lambda arm, seed: run_one(arm, seed, config[arm], scorer), sizes, show,
+    )  # fmt: skip
+    real = scorer.real_train_images(args.samples)
+    date = runs.now()
+    results = {
+        "protocol": scorer.protocol, "command": command, "date": date, "machine": runs.machine(),
+        "summary": summary(records), "real_training_digits": real, "runs": records,
+    }  # fmt: skip
+    runs.write_json(args.out / "results.json", results)
+    runs.write_text(args.out / "results.md", table(records, real, scorer.protocol, command, date))
+    print(f"wrote {args.out / 'results.md'}\n{verdict(summary(records))}")
+    return records
+
+
+if __name__ == "__main__":
+    main()
