@@ -46,6 +46,7 @@ def test_a_config_parses_and_restates_its_preset(path, capsys):
 BASELINES = [  # (LZN recipe, its baseline without the latent)
     ("mnist-generation", "mnist-rf"), ("cifar10-generation", "cifar10-rf"),
     ("mnist-joint", "mnist-joint-rf"), ("cifar10-joint", "cifar10-joint-rf"),
+    ("digits-generation", "digits-rf"), ("digits-joint", "digits-joint-rf"),
 ]  # fmt: skip
 
 

@@ -13,7 +13,9 @@ PAPER = [
     "imagenet-representation",
     "cifar10-joint",
 ]
-SMALL = ["digits-joint", "mnist-joint", "mnist-generation", "mnist-representation"]
+SMALL = [
+    "digits-joint", "digits-generation", "mnist-joint", "mnist-generation", "mnist-representation",
+]
 
 
 def test_names_cover_the_paper_and_the_small_presets():
