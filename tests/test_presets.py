@@ -14,7 +14,11 @@ PAPER = [
     "cifar10-joint",
 ]
 SMALL = [
-    "digits-joint", "digits-generation", "mnist-joint", "mnist-generation", "mnist-representation",
+    "digits-joint",
+    "digits-generation",
+    "mnist-joint",
+    "mnist-generation",
+    "mnist-representation",
 ]
 
 
