@@ -6,7 +6,8 @@ images; logits are the 10 classes (for the Inception Score analogue).
 The weights ship in `lzn/eval/weights/{name}-classifier.safetensors` for the names in `SHIPPED`
 (`mnist-digits`: a digits-sized classifier trained on MNIST only, which never saw a digit the
 generators it scores were trained on), trained by `python benchmarks/train_feature_classifier.py`
-(docs/evaluation.md gives the recipe and the test accuracy). Loading reads tensors and a JSON architecture only: never a pickle.
+(docs/evaluation.md gives the recipe and the test accuracy). Loading reads tensors and a JSON
+architecture only: never a pickle.
 """
 
 from __future__ import annotations
