@@ -77,7 +77,7 @@ def test_case_study_3_cross_entropy_is_the_linear_classifier_on_the_anchors():
     s = {"lr": {"encoder": 1e-3, "decoder": 1e-3, "label": 1e-3}, "steps": 4, "ema": 0.9,
          "warmup_steps": 1}  # fmt: skip
     module = cs3.build("ce", s)
-    images, labels = torch.randn(6, 1, 8, 8), torch.arange(6)
+    images, labels = torch.rand(6, 1, 8, 8) * 2 - 1, torch.arange(6)
     logits = module.logits(images)
     anchors = module.model.image.encode(images)
     by_class = torch.stack([anchors @ a for a in module.model.label.anchors], 1)
