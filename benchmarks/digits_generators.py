@@ -12,6 +12,7 @@ the share the classifier reads as the requested digit.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -96,6 +97,19 @@ class Scorer:
             f"digit); {len(self.x_test)} held-out digits (split seed {SPLIT_SEED}) as reference; "
             f"FID, KID (100 subsets of 300, x 1e3 in the table), precision/recall (k 3)"
         )
+
+
+def keep_model(module: L.LightningModule, directory: Path) -> str:
+    """Save the module's EMA model (`LZN.from_pretrained` loads it) so that a later session can
+    score it with other samplers without training again; returns the folder."""
+    with module.ema.applied(module.model):
+        module.model.save_pretrained(directory)
+    return str(directory)
+
+
+def models_dir(out: Path) -> Path:
+    """Where a table's models go: `models/` in its results folder (ignored by git)."""
+    return out / "models"
 
 
 def sample(

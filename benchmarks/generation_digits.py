@@ -16,8 +16,9 @@ EMA weights (RK45 by default, as the paper samples its rectified flows). Scoring
     python benchmarks/generation_digits.py                        # the table: 3 seeds, 2 arms
     python benchmarks/generation_digits.py --seeds 0 --steps 100 --out /tmp/cs1
 
-Each (arm, seed) run writes `{arm}-seed{seed}.json` into --out as it ends; a later invocation
-with the same --out reuses them (and refuses those made with other settings). Then
+Each (arm, seed) run writes `{arm}-seed{seed}.json` into --out as it ends, and its EMA model into
+<--out>/models/{arm}-seed{seed}/ (ignored by git); a later invocation with the same --out reuses the
+records (and refuses those made with other settings). Then
 `results.json` and `results.md` (the table) are written.
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 import lightning as L
 
 import runs
-from digits_generators import Scorer, sample, train
+from digits_generators import Scorer, keep_model, models_dir, sample, train
 
 ARMS = ("rf", "lzn")
 PRESET = "digits-generation"
@@ -48,7 +49,7 @@ def settings(arm: str, args: argparse.Namespace, scorer: Scorer) -> dict:
     }  # fmt: skip
 
 
-def run_one(arm: str, seed: int, s: dict, scorer: Scorer) -> dict:
+def run_one(arm: str, seed: int, s: dict, scorer: Scorer, models: Path) -> dict:
     from lzn.train.module import GenerationModule
 
     L.seed_everything(seed, verbose=False)
@@ -59,6 +60,7 @@ def run_one(arm: str, seed: int, s: dict, scorer: Scorer) -> dict:
     model = {"image": {"decoder": {"latent_input": s["latent_input"]}}}
     module = GenerationModule(PRESET, model=model, recipe=recipe)
     train_seconds, curve = train(module, s["steps"], s["batch"])
+    model_dir = keep_model(module, models / f"{arm}-seed{seed}")
     with module.ema.applied(module.model):
         images, sample_seconds = sample(
             module.model, s["samples"], seed, s["sampler"], s["sample_steps"]
@@ -66,6 +68,7 @@ def run_one(arm: str, seed: int, s: dict, scorer: Scorer) -> dict:
     return {
         "method": arm, "seed": seed, "settings": s, **scorer.score(images),
         "train_seconds": train_seconds, "sample_seconds": sample_seconds, "loss_curve": curve,
+        "model": model_dir,
         "train_images": len(scorer.x_train), "test_images": len(scorer.x_test),
         "machine": runs.machine(), "date": runs.now(),
     }  # fmt: skip
@@ -171,7 +174,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     sizes = {"train_images": len(scorer.x_train), "test_images": len(scorer.x_test)}
     records = runs.run_all(
         args.out, [(a, s) for a in arms for s in seeds], config,
-        lambda arm, seed: run_one(arm, seed, config[arm], scorer), sizes, show,
+        lambda arm, seed: run_one(arm, seed, config[arm], scorer, models_dir(args.out)), sizes,
+        show,
     )  # fmt: skip
     real = scorer.real_train_images(args.samples)
     date = runs.now()

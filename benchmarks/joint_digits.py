@@ -21,8 +21,12 @@ classifier trained on MNIST alone), including the share it reads as the requeste
 
     python benchmarks/joint_digits.py                             # the table: 3 seeds, 3 arms
     python benchmarks/joint_digits.py --seeds 0 --steps 100 --out /tmp/cs3
+    python benchmarks/joint_digits.py --arms lzn --seeds 0 --label-log --out /tmp/screen  # a screen
 
-Runs resume from `--out` as in `generation_digits.py`.
+The lzn arm is configs/digits-joint.yaml (what `lzn demo` trains), cond-rf is
+configs/baselines/digits-joint-rf.yaml; ce exists only here.
+
+Runs resume from `--out`, and models are kept in <--out>/models/, as in `generation_digits.py`.
 """
 
 from __future__ import annotations
@@ -37,9 +41,9 @@ import torch
 import torch.nn.functional as F
 
 import runs
-from digits_generators import Scorer, sample, train
-from lzn import presets
-from lzn.train.module import GenerationModule, JointModule, LZNModule
+from digits_generators import Scorer, keep_model, models_dir, sample, train
+from lzn import presets, zoning
+from lzn.train.module import GenerationModule, JointModule, LZNModule, global_class_weights
 
 ARMS = ("lzn", "ce", "cond-rf")
 PRESET = "digits-joint"
@@ -61,18 +65,35 @@ class CrossEntropyModule(LZNModule):
         return self.model.image.encode(images) @ self.model.label.anchors.T
 
 
+class LogLabelJointModule(JointModule):
+    """The joint model with the label alignment in the log form, -mean(max log P), as case
+    study 2's: -mean(max P) (the paper's for labels) has no gradient where P is near 0, so a
+    latent in the wrong zone is not pulled out of it."""
+
+    def latent_losses(self, z: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        label = self.model.label
+        loss = zoning.alignment_loss(
+            z, label.anchors, labels, steps=label.flow["steps"], solver=label.flow["solver"],
+            cutoff=label.cutoff, log=True, weights=global_class_weights(labels, label.num_classes),
+        )  # fmt: skip
+        return {"label": self.recipe["label_loss_weight"] * loss}
+
+
 def build(arm: str, s: dict) -> LZNModule:
     """The arm's module; weights from the current seed."""
-    recipe = {"lr": s["lr"], "iterations": dict.fromkeys(s["lr"], s["steps"]), "ema": s["ema"]}
-    recipe["warmup_steps"] = s["warmup_steps"]
+    recipe = {"lr": dict(s["lr"]), "iterations": dict.fromkeys(s["lr"], s["steps"]),
+              "ema": s["ema"], "warmup_steps": s["warmup_steps"]}  # fmt: skip
     if arm == "lzn":
-        return JointModule(PRESET, recipe=recipe)
+        recipe["label_loss_weight"] = s.get("label_loss_weight", 1.0)
+        joint = LogLabelJointModule if s.get("label_log") else JointModule
+        return joint(PRESET, recipe=recipe)
     if arm == "cond-rf":
         return GenerationModule(PRESET, model={"image": {"decoder": {"latent_input": False}}},
                                 recipe=recipe)  # fmt: skip
     config = presets.config(PRESET)
     config["image"]["decoder"] = None  # a classifier: no decoder, no generation
-    del recipe["lr"]["decoder"], recipe["iterations"]["decoder"]
+    for key in ("lr", "iterations"):
+        recipe[key].pop("decoder", None)
     return CrossEntropyModule(model=config, recipe=recipe)
 
 
@@ -80,17 +101,24 @@ def settings(arm: str, args: argparse.Namespace, scorer: Scorer) -> dict:
     lr = {"encoder": args.lr_encoder, "decoder": args.lr_decoder, "label": args.lr_label}
     s = {"preset": PRESET, "steps": args.steps, "batch": args.batch, "lr": lr, "ema": args.ema,
          "warmup_steps": args.warmup}  # fmt: skip
-    if arm != "ce":
-        s |= {"samples": args.samples, "sampler": args.sampler,
-              "sample_steps": args.sample_steps, "scorer": scorer.name}  # fmt: skip
-    return s
+    if arm == "ce":  # a classifier: no decoder to train, nothing to sample
+        del lr["decoder"]
+        return s
+    # Screens of the lzn arm, recorded only when set (so runs made without them still resume).
+    if arm == "lzn" and args.label_loss_weight != 1.0:
+        s["label_loss_weight"] = args.label_loss_weight
+    if arm == "lzn" and args.label_log:
+        s["label_log"] = True
+    return s | {"samples": args.samples, "sampler": args.sampler,
+                "sample_steps": args.sample_steps, "scorer": scorer.name}  # fmt: skip
 
 
-def run_one(arm: str, seed: int, s: dict, scorer: Scorer) -> dict:
+def run_one(arm: str, seed: int, s: dict, scorer: Scorer, models: Path) -> dict:
     L.seed_everything(seed, verbose=False)
     module = build(arm, s)
     train_seconds, curve = train(module, s["steps"], s["batch"])
     record = {"method": arm, "seed": seed, "settings": s}
+    record["model"] = keep_model(module, models / f"{arm}-seed{seed}")
     model = module.model
     with module.ema.applied(model), torch.no_grad():
         model.eval()
@@ -204,6 +232,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-label", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--label-loss-weight", type=float, default=1.0, help="lzn arm (a screen)")
+    p.add_argument(
+        "--label-log", action="store_true", help="lzn arm: the label loss's log form (a screen)"
+    )
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--sampler", choices=("rk45", "euler"), default="rk45")
     p.add_argument("--sample-steps", type=int, default=20, help="Euler steps (rk45: unused)")
@@ -225,7 +257,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     sizes = {"train_images": len(scorer.x_train), "test_images": len(scorer.x_test)}
     records = runs.run_all(
         args.out, [(a, s) for a in arms for s in seeds], config,
-        lambda arm, seed: run_one(arm, seed, config[arm], scorer), sizes, show,
+        lambda arm, seed: run_one(arm, seed, config[arm], scorer, models_dir(args.out)), sizes,
+        show,
     )  # fmt: skip
     real = scorer.real_train_images(args.samples)
     date = runs.now()

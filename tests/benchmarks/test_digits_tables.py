@@ -15,6 +15,7 @@ import digits_generators
 import generation_digits as cs1
 import joint_digits as cs3
 import runs
+from lzn import LZN, zoning
 
 TINY = ["--seeds", "0", "--steps", "2", "--batch", "32", "--warmup", "1", "--samples", "40",
         "--sampler", "euler", "--sample-steps", "2"]  # fmt: skip
@@ -44,6 +45,8 @@ def test_case_study_1_arms_differ_only_in_the_latent_and_resume(tmp_path, monkey
     differ = {k for k in rf["settings"] if rf["settings"][k] != lzn["settings"][k]}
     assert differ == {"latent_input"} and lzn["settings"]["latent_input"] is True
     assert lzn["loss_curve"][-1]["step"] == 2 and "loss/rf" in lzn["loss_curve"][-1]
+    kept = LZN.from_pretrained(out / "models" / "lzn-seed0")  # for re-scoring without training
+    assert kept.image.decoder.latent_dim == 16 and lzn["model"].endswith("lzn-seed0")
     assert all(0 <= r[k] <= 1 for r in records for k in ("precision", "recall"))
     table = (out / "results.md").read_text()
     assert "| rf |" in table and "| lzn |" in table and "real (training digits)" in table
@@ -60,10 +63,11 @@ def test_case_study_3_arms_share_the_encoder_they_start_from():
     """Every arm is built from the preset under the same seed: the same initial encoder; lzn is
     the joint model, cond-rf's decoder takes no latent, ce has no decoder."""
     s = cs3.settings("lzn", cs3.parser().parse_args(TINY), SimpleNamespace(name="features"))
-    modules = {}
+    before, modules = json.dumps(s), {}
     for arm in cs3.ARMS:
         L.seed_everything(0, verbose=False)
         modules[arm] = cs3.build(arm, s)
+    assert json.dumps(s) == before  # the settings a run records are what it ran with
     encoders = [m.model.image.encoder.state_dict() for m in modules.values()]
     for other in encoders[1:]:
         assert all(torch.equal(encoders[0][k], other[k]) for k in encoders[0])
@@ -118,3 +122,26 @@ def test_verdicts_say_when_lzn_loses():
 def test_mean_std_is_the_sample_standard_deviation():
     assert runs.mean_std([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
     assert runs.mean_std([4.0]) == (4.0, 0.0)
+
+
+def test_case_study_3_log_label_screen_is_the_log_of_the_papers_label_loss():
+    """The screen changes only the form: -mean(max log P) where the paper has -mean(max P)."""
+    args = cs3.parser().parse_args([*TINY, "--label-log", "--label-loss-weight", "2"])
+    features = SimpleNamespace(name="features")
+    s = cs3.settings("lzn", args, features)
+    assert s["label_log"] is True and s["label_loss_weight"] == 2.0
+    assert "label_log" not in cs3.settings("lzn", cs3.parser().parse_args(TINY), features)
+    L.seed_everything(0, verbose=False)
+    screen = cs3.build("lzn", s)
+    paper = cs3.build("lzn", {k: v for k, v in s.items() if k != "label_log"})
+    paper.model.load_state_dict(screen.model.state_dict())
+    z, labels = torch.randn(20, 16), torch.arange(20) % 10
+    label = screen.model.label
+    p = zoning.assignment_probabilities(z, label.anchors, labels, steps=100,
+                                        weights=label.class_weights(labels))  # fmt: skip
+    best = p[int(100 * label.cutoff) :].amax(0)
+    log_form = screen.latent_losses(z, labels)["label"].item()
+    assert log_form == pytest.approx(-2 * best.log().mean().item(), rel=1e-4)
+    assert paper.latent_losses(z, labels)["label"].item() == pytest.approx(
+        -2 * best.mean().item(), rel=1e-4
+    )
