@@ -11,12 +11,16 @@ the share the classifier reads as the requested digit.
 
 from __future__ import annotations
 
+import argparse
+import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
 import torch
 
+import runs
 from lzn.data import DigitsData, digits
 from lzn.eval import ClassifierFeatures, GenerativeMetrics
 
@@ -83,9 +87,8 @@ class Scorer:
         return float((self.classifier(images).argmax(1) == labels).double().mean())
 
     def real_train_images(self, n: int) -> dict:
-        """The score of n real training digits (a seeded draw): what a generator that reproduced
-        its training set would get, the floor of the table's numbers; `read_as`: the share
-        the classifier reads right."""
+        """The score of n real training digits (a seeded draw), for scale: what a generator that
+        reproduced its training set would get; `read_as`: the share the classifier reads right."""
         index = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(0))[:n]
         images, labels = self.x_train[index], self.y_train[index]
         return self.score(images) | {"read_as": self.read_as(images, labels)}
@@ -129,3 +132,40 @@ def sample(
         )
     )
     return images, time.perf_counter() - start
+
+
+def run_table(
+    script: str,
+    args: argparse.Namespace,
+    argv: list[str],
+    settings: Callable[[str, argparse.Namespace, Scorer], dict],
+    run_one: Callable[[str, int, dict, Scorer, Path], dict],
+    table: Callable[[list[dict], dict, str, str, str], str],
+    summary: Callable[[list[dict]], dict],
+    show: Callable[[dict], str],
+) -> list[dict]:
+    """A table's command: every (arm, seed) run of `args` (resumed from `args.out`), then
+    results.json and results.md; returns the runs' records."""
+    for name in ("steps", "batch", "samples", "sample_steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer")
+    command = shlex.join(["python", f"benchmarks/{script}", *argv])
+    scorer = Scorer()
+    arms, seeds = list(dict.fromkeys(args.arms)), list(dict.fromkeys(args.seeds))
+    config = {arm: settings(arm, args, scorer) for arm in arms}
+    sizes = {"train_images": len(scorer.x_train), "test_images": len(scorer.x_test)}
+    records = runs.run_all(
+        args.out, [(a, s) for a in arms for s in seeds], config,
+        lambda arm, seed: run_one(arm, seed, config[arm], scorer, models_dir(args.out)), sizes,
+        show,
+    )  # fmt: skip
+    real = scorer.real_train_images(args.samples)
+    date = runs.now()
+    results = {
+        "protocol": scorer.protocol, "command": command, "date": date, "machine": runs.machine(),
+        "summary": summary(records), "real_training_digits": real, "runs": records,
+    }  # fmt: skip
+    runs.write_json(args.out / "results.json", results)
+    runs.write_text(args.out / "results.md", table(records, real, scorer.protocol, command, date))
+    print(f"wrote {args.out / 'results.md'}")
+    return records
