@@ -134,6 +134,26 @@ def sample(
     return images, time.perf_counter() - start
 
 
+def parser(
+    doc: str, out: Path, arms: tuple[str, ...], steps: int, lrs: dict[str, float]
+) -> argparse.ArgumentParser:
+    """A digits table's options: where, which runs, the shared recipe and the sampling."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--out", type=Path, default=out)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--arms", nargs="+", choices=arms, default=list(arms))
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=256)
+    for part, lr in lrs.items():
+        p.add_argument(f"--lr-{part}", type=float, default=lr)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--sampler", choices=("rk45", "euler"), default="rk45")
+    p.add_argument("--sample-steps", type=int, default=20, help="Euler steps (rk45: unused)")
+    return p
+
+
 def run_table(
     script: str,
     args: argparse.Namespace,

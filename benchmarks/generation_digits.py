@@ -30,6 +30,7 @@ from pathlib import Path
 
 import lightning as L
 
+import digits_generators
 import runs
 from digits_generators import Scorer, keep_model, run_table, sample, train
 
@@ -104,26 +105,18 @@ def verdict(rows: dict[str, dict]) -> str:
 def table(records: list[dict], real: dict, protocol: str, command: str, date: str) -> str:
     rows = summary(records)
     seeds = sorted({r["seed"] for r in records})
-    machines = sorted({runs.machine_line(r["machine"]) for r in records})
     s = records[0]["settings"]
     scale = {"fid": 1.0, "kid": 1e3, "precision": 1.0, "recall": 1.0}
     head = ["arm", *(f"FID s{x}" for x in seeds), "FID", "KID x1e3", "precision", "recall",
             "train s/run", "sampling s/run"]  # fmt: skip
-    lines = [
-        "# Case study 1: rectified flow with and without LZN, scikit-learn digits",
-        "",
+    about = [
         f"Training: preset {s['preset']}, {s['steps']} steps of batch {s['batch']}, lr "
         f"{s['lr']}, warm-up {s['warmup_steps']}, EMA {s['ema']}; {s['samples']} samples "
         f"({s['sampler']}) from the EMA weights.",
         f"Scoring: {protocol}.",
-        f"Seeds: {', '.join(map(str, seeds))}; mean ± standard deviation over seeds.",
-        f"Machine: {'; '.join(machines)}.",
-        f"Date: {date}.",
-        f"Command: `{command}`",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
     ]
+    title = "Case study 1: rectified flow with and without LZN, scikit-learn digits"
+    lines = runs.table_head(title, about, records, command, date, head)
     for arm, row in rows.items():
         cells = [arm, *(f"{row['fid']['by_seed'].get(x, float('nan')):.3f}" for x in seeds)]
         cells += [runs.cell(row, metric, scale[metric]) for metric in METRICS]
@@ -145,20 +138,8 @@ def table(records: list[dict], real: dict, protocol: str, command: str, date: st
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr-encoder", type=float, default=1e-3)
-    p.add_argument("--lr-decoder", type=float, default=2e-3)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--samples", type=int, default=1000)
-    p.add_argument("--sampler", choices=("rk45", "euler"), default="rk45")
-    p.add_argument("--sample-steps", type=int, default=20, help="Euler steps (rk45: unused)")
-    return p
+    lrs = {"encoder": 1e-3, "decoder": 2e-3}  # the preset's
+    return digits_generators.parser(__doc__, DEFAULT_OUT, ARMS, 1000, lrs)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -39,6 +39,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+import digits_generators
 import runs
 from digits_generators import Scorer, keep_model, run_table, sample, train
 from lzn import presets, zoning
@@ -177,30 +178,21 @@ def verdicts(rows: dict[str, dict]) -> list[str]:
 
 def table(records: list[dict], real: dict, protocol: str, command: str, date: str) -> str:
     rows = summary(records)
-    seeds = sorted({r["seed"] for r in records})
-    machines = sorted({runs.machine_line(r["machine"]) for r in records})
     s = next(r["settings"] for r in records if "samples" in r["settings"])
     scale = {"accuracy": 100.0, "fid": 1.0, "kid": 1e3, "precision": 1.0, "recall": 1.0,
              "read_as": 100.0}  # fmt: skip
     head = ["arm", "accuracy %", "FID", "KID x1e3", "precision", "recall", "read as asked %",
             "train s/run", "sampling s/run"]  # fmt: skip
-    lines = [
-        "# Case study 3: classification and conditional generation in one model, digits",
-        "",
+    about = [
         f"Training: preset {s['preset']}, {s['steps']} steps of batch {s['batch']}, lr "
         f"{s['lr']}, warm-up {s['warmup_steps']}, EMA {s['ema']}; {s['samples']} "
         f"class-conditional samples ({s['sampler']}, equal counts per class) from the EMA "
         "weights; accuracy on the 359 held-out digits.",
         f"Scoring: {protocol}; 'read as asked': the share of samples that classifier reads as "
         "the requested digit.",
-        f"Seeds: {', '.join(map(str, seeds))}; mean ± standard deviation over seeds.",
-        f"Machine: {'; '.join(machines)}.",
-        f"Date: {date}.",
-        f"Command: `{command}`",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
     ]
+    title = "Case study 3: classification and conditional generation in one model, digits"
+    lines = runs.table_head(title, about, records, command, date, head)
     for arm, row in rows.items():
         cells = [arm, *(runs.cell(row, m, scale[m], 2 if scale[m] == 100 else 3) for m in METRICS)]
         sampling = f"{row['sample_seconds']:.0f}" if "fid" in row else "-"
@@ -221,24 +213,13 @@ def table(records: list[dict], real: dict, protocol: str, command: str, date: st
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    p.add_argument("--steps", type=int, default=400)  # the preset's (and `lzn demo`'s) budget
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr-encoder", type=float, default=1e-3)
-    p.add_argument("--lr-decoder", type=float, default=2e-3)
-    p.add_argument("--lr-label", type=float, default=1e-3)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--warmup", type=int, default=100)
+    lrs = {"encoder": 1e-3, "decoder": 2e-3, "label": 1e-3}  # the preset's
+    # 400 steps: the preset's (and `lzn demo`'s) budget.
+    p = digits_generators.parser(__doc__, DEFAULT_OUT, ARMS, 400, lrs)
     p.add_argument("--label-loss-weight", type=float, default=1.0, help="lzn arm (a screen)")
     p.add_argument(
         "--label-log", action="store_true", help="lzn arm: the label loss's log form (a screen)"
     )
-    p.add_argument("--samples", type=int, default=1000)
-    p.add_argument("--sampler", choices=("rk45", "euler"), default="rk45")
-    p.add_argument("--sample-steps", type=int, default=20, help="Euler steps (rk45: unused)")
     return p
 
 

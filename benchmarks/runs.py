@@ -134,3 +134,18 @@ def cell(row: dict, metric: str, scale: float = 1.0, digits: int = 3) -> str:
         return "-"
     m = row[metric]
     return f"{scale * m['mean']:.{digits}f} ± {scale * m['std']:.{digits}f}"
+
+
+def table_head(
+    title: str, about: list[str], records: list[dict], command: str, date: str, columns: list[str]
+) -> list[str]:
+    """A results table's opening lines: title, what was run, seeds, machines, date, command, and
+    the header row of `columns`."""
+    seeds = ", ".join(map(str, sorted({r["seed"] for r in records})))
+    machines = "; ".join(sorted({machine_line(r["machine"]) for r in records}))
+    return [
+        f"# {title}", "", *about,
+        f"Seeds: {seeds}; mean ± standard deviation over seeds.",
+        f"Machine: {machines}.", f"Date: {date}.", f"Command: `{command}`", "",
+        "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+    ]  # fmt: skip
