@@ -42,7 +42,7 @@ import torch.nn.functional as F
 import digits_generators
 import runs
 from digits_generators import Scorer, keep_model, run_table, sample, train
-from lzn import presets, zoning
+from lzn import presets
 from lzn.train.module import GenerationModule, JointModule, LZNModule, global_class_weights
 
 ARMS = ("lzn", "ce", "cond-rf")
@@ -72,10 +72,8 @@ class LogLabelJointModule(JointModule):
 
     def latent_losses(self, z: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         label = self.model.label
-        loss = zoning.alignment_loss(
-            z, label.anchors, labels, steps=label.flow["steps"], solver=label.flow["solver"],
-            cutoff=label.cutoff, log=True, weights=global_class_weights(labels, label.num_classes),
-        )  # fmt: skip
+        weights = global_class_weights(labels, label.num_classes)
+        loss = label.alignment_loss(z, labels, weights, log=True)
         return {"label": self.recipe["label_loss_weight"] * loss}
 
 

@@ -92,8 +92,11 @@ class LabelModality(Modality):
         counts = torch.bincount(self.validate(labels), minlength=self.num_classes)
         return counts.to(self.anchors.dtype) / counts.sum()
 
-    def alignment_loss(self, latents: Tensor, labels: Tensor, weights: Tensor | None = None):
-        """Make each latent's flow over the label anchors end at its label (paper eq. 2)."""
+    def alignment_loss(
+        self, latents: Tensor, labels: Tensor, weights: Tensor | None = None, *, log: bool = False
+    ):
+        """Make each latent's flow over the label anchors end at its label (paper eq. 2;
+        `log=True`: -mean(max log P), the form case study 2 uses, instead of -mean(max P))."""
         labels = self.validate(labels)
         weights = self.class_weights(labels) if weights is None else weights
         return zoning.alignment_loss(
@@ -103,5 +106,6 @@ class LabelModality(Modality):
             steps=self.flow["steps"],
             solver=self.flow["solver"],
             cutoff=self.cutoff,
+            log=log,
             weights=weights,
         )
