@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lzn.integrators import SAMPLERS
 from lzn.modalities.rectified_flow import (  # (lzn imports torch anyway)
     MAX_EVALUATIONS,
     EvaluationCapError,
@@ -122,8 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--model", required=True, help="a save_pretrained folder")
     sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("--label", type=int, default=None, help="class of every image")
-    sample.add_argument("--sampler", default="rk45", choices=["rk45", "euler", "heun"])
-    sample.add_argument("--steps", type=int, default=20, help="steps of euler/heun (default: 20)")
+    sample.add_argument(
+        "--sampler",
+        default="rk45",
+        choices=SAMPLERS.names,
+        help=f"the decoder's ODE sampler (default: rk45; {SAMPLERS.listing()})",
+    )
+    fixed_step = "/".join(i.name for i in SAMPLERS.integrators if i.takes_steps)
+    sample.add_argument(
+        "--steps", type=int, default=20, help=f"steps of {fixed_step} (default: 20)"
+    )
     sample.add_argument(
         "--max-evaluations",
         type=int,

@@ -34,7 +34,7 @@ class FixedNoiseJoint(JointModule):
         images, labels, ids = batch
         anchors, index = zoning.gather_anchors(self.model.image.encode(images))
         z = zoning.compute_latents(
-            anchors, noise=LATENT_NOISE[ids], index=index, **self.model.image.flow
+            anchors, noise=LATENT_NOISE[ids], index=index, flow=self.model.image.flow
         )
         velocity = self.model.image.velocity(z, labels)
         rf_loss = rf.loss(velocity, images, noise=IMAGE_NOISE[ids], t=TIMES[ids])

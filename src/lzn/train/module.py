@@ -181,7 +181,7 @@ class LZNModule(L.LightningModule):
     def latents(self, images: Tensor, alpha: float = 1.0) -> Tensor:
         """Latents of this rank's images against the anchors of all ranks' images."""
         anchors, index = zoning.gather_anchors(self.model.image.encode(images))
-        return zoning.compute_latents(anchors, index=index, alpha=alpha, **self.model.image.flow)
+        return zoning.compute_latents(anchors, index=index, alpha=alpha, flow=self.model.image.flow)
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         # Noise, dropout and augmentation of a step depend on (seed, step, rank) only: a run
@@ -289,10 +289,9 @@ class RepresentationModule(LZNModule):
     ):
         super().__init__(preset, model, recipe)
         self.views = augment.SimCLRViews(self.model.image.image_size)
-        flow = self.model.image.flow
         self.align = LatentAlignmentLoss(
-            alpha=self.recipe["alpha"], solver=flow["solver"], steps=flow["steps"], g=flow["g"],
-            cutoff=self.recipe["cutoff"], log=self.recipe["log_loss"],
+            alpha=self.recipe["alpha"], flow=self.model.image.flow, cutoff=self.recipe["cutoff"],
+            log=self.recipe["log_loss"],
         )  # fmt: skip
 
     def _check_recipe(self) -> None:
