@@ -1,6 +1,7 @@
 """The typed model configuration: every preset and a config.json of the first release read and
 write back unchanged, any bad key is named by its dotted path, and the release's saved model
-loads and computes the same outputs bit for bit."""
+loads with the same weights bit for bit and computes the same outputs (to float32 rounding: the
+number of CPU threads changes the order of sums)."""
 
 import json
 from dataclasses import replace
@@ -42,7 +43,7 @@ def test_a_config_json_of_the_first_release_reads_and_writes_back_unchanged():
     assert model_part == presets.config("digits-joint", tiny=True)
 
 
-def test_the_first_releases_saved_model_gives_its_outputs_bit_for_bit():
+def test_the_first_releases_saved_model_gives_its_outputs():
     stored = load_file(RELEASE / "outputs.safetensors")
     model = LZN.from_pretrained(RELEASE)
     assert model.training_data == {"data": "digits", "test_fraction": 0.2, "seed": 0}
@@ -52,7 +53,7 @@ def test_the_first_releases_saved_model_gives_its_outputs_bit_for_bit():
         outputs = release.outputs(model, inputs)
     assert set(outputs) | set(inputs) == set(stored)
     for name, value in outputs.items():
-        assert torch.equal(value, stored[name]), name
+        torch.testing.assert_close(value, stored[name], rtol=1e-5, atol=1e-5, msg=name)
 
 
 def test_a_seeded_build_has_the_first_releases_weights_bit_for_bit():

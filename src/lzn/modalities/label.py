@@ -104,6 +104,11 @@ class LabelModality(Modality):
         labels = self.validate(labels)
         weights = self.class_weights(labels) if weights is None else weights
         return zoning.alignment_loss(
-            latents, self.anchors, labels, flow=self.flow, cutoff=self.cutoff, log=log,
+            latents,
+            self.anchors,
+            labels,
+            flow=self.flow,
+            cutoff=self.cutoff,
+            log=log,
             weights=weights,
         )
