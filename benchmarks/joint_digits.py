@@ -43,7 +43,7 @@ import digits_generators
 import runs
 from digits_generators import Scorer, keep_model, run_table, sample, train
 from lzn import presets
-from lzn.train.module import GenerationModule, JointModule, LZNModule, global_class_weights
+from lzn.train.module import GenerationModule, JointModule, LZNModule
 
 ARMS = ("lzn", "ce", "cond-rf")
 PRESET = "digits-joint"
@@ -65,26 +65,14 @@ class CrossEntropyModule(LZNModule):
         return self.model.image.encode(images) @ self.model.label.anchors.T
 
 
-class LogLabelJointModule(JointModule):
-    """The joint model with the label alignment in the log form, -mean(max log P), as case
-    study 2's: -mean(max P) (the paper's for labels) has no gradient where P is near 0, so a
-    latent in the wrong zone is not pulled out of it."""
-
-    def latent_losses(self, z: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        label = self.model.label
-        weights = global_class_weights(labels, label.num_classes)
-        loss = label.alignment_loss(z, labels, weights, log=True)
-        return {"label": self.recipe["label_loss_weight"] * loss}
-
-
 def build(arm: str, s: dict) -> LZNModule:
     """The arm's module; weights from the current seed."""
     recipe = {"lr": dict(s["lr"]), "iterations": dict.fromkeys(s["lr"], s["steps"]),
               "ema": s["ema"], "warmup_steps": s["warmup_steps"]}  # fmt: skip
     if arm == "lzn":
         recipe["label_loss_weight"] = s.get("label_loss_weight", 1.0)
-        joint = LogLabelJointModule if s.get("label_log") else JointModule
-        return joint(PRESET, recipe=recipe)
+        recipe["label_log"] = s.get("label_log", False)
+        return JointModule(PRESET, recipe=recipe)
     if arm == "cond-rf":
         return GenerationModule(PRESET, model={"image": {"decoder": {"latent_input": False}}},
                                 recipe=recipe)  # fmt: skip

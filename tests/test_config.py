@@ -79,6 +79,8 @@ def test_a_seeded_build_has_the_first_releases_weights_bit_for_bit():
         ({"image": {"flow": {"steps": 0}}}, "image.flow: steps must be a positive integer"),
         ({"image": {"flow": {"solver": "rk4"}}}, "image.flow: unknown solver 'rk4'"),
         ({"image": {"encoder": {"type": "vit"}}}, "image.encoder.type: expected one of 'unet'"),
+        ({"image": {"size": 16}}, "image: encoder.unet.image_size is 8 but the image's size is 16"),
+        ({"image": {"decoder": {"unet": {"channels": 3}}}}, "decoder.unet.channels is 3 but"),
         ({"image": {"encoder": {"unet": {"embedding": "x"}}}}, "image.encoder.unet: embedding"),
         ({"label": {"g": 2.0}}, "label: g must be a number"),
     ],

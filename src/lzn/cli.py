@@ -79,6 +79,22 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _presets(args: argparse.Namespace) -> int:
+    import yaml
+
+    from lzn import presets
+
+    if args.name is None:
+        for name in presets.names():
+            recipe = presets.recipe(name)
+            print(f"{name:<26} {recipe.get('paper') or recipe.get('source', '')}")
+        return 0
+    recipe = presets.recipe(args.name)  # refuses an unknown name, listing the presets
+    document = {"preset": args.name, "model": presets.config(args.name), "recipe": recipe}
+    print(yaml.safe_dump(document, sort_keys=False, default_flow_style=None), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lzn", description="Latent Zoning Networks: one Gaussian latent space for all tasks."
@@ -105,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="show Lightning's banners and library warnings"
     )
     demo.set_defaults(run=_demo)
+
+    preset = commands.add_parser(
+        "presets",
+        help="list the presets, or print one (architecture and training recipe)",
+        description="Without NAME, list the presets (the paper's case-study models and small "
+        "ones for CPU). With NAME, print its architecture (`model`, what config.json holds) and "
+        "its training recipe (`recipe`, with the global batch size) as YAML: the numbers a YAML "
+        "recipe in configs/ runs unless it changes them.",
+    )
+    preset.add_argument("name", nargs="?", default=None, help="a preset name")
+    preset.set_defaults(run=_presets)
 
     commands.add_parser(
         "fit",

@@ -80,6 +80,23 @@ class ImageConfig:
     decoder: DecoderConfig | None = None  # None: a representation-only model
     flow: FlowSettings = DEFAULT_FLOW  # how latents are computed from image anchors
 
+    def __post_init__(self):
+        # The U-Nets restate the image's size and channels: they must agree with it.
+        unets = {
+            "encoder.unet": isinstance(self.encoder, UNetEncoderConfig) and self.encoder.unet,
+            "decoder.unet": self.decoder and self.decoder.unet,
+        }
+        for where, unet in unets.items():
+            if not unet:
+                continue
+            for name, own, value in (
+                ("image_size", "size", self.size), ("channels", "channels", self.channels)
+            ):  # fmt: skip
+                if getattr(unet, name) != value:
+                    raise ValueError(
+                        f"{where}.{name} is {getattr(unet, name)} but the image's {own} is {value}"
+                    )
+
 
 @dataclass(frozen=True)
 class LabelConfig:

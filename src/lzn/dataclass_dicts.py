@@ -4,9 +4,10 @@
     to_dict(obj)                -> the JSON form: dicts, lists, numbers, strings, booleans, None
 
 The field annotations are the schema: bool, int, float (an int is accepted), str, dict (any JSON
-object, kept as is), tuple[T, ...] (a list), a dataclass (a nested dict), `X | None` (null), a
-plain class (an instance of it, which no JSON holds), and a union of dataclasses that each name
-themselves with a class attribute `type` (the dict's "type" key chooses one). A key left out
+object, kept as is), dict[str, T] (an object whose values are T), Literal[...] (one of the
+values), tuple[T, ...] (a list), a dataclass (a nested dict), `X | None` (null), a plain class
+(an instance of it, which no JSON holds), and a union of dataclasses that each name themselves
+with a class attribute `type` (the dict's "type" key chooses one). A key left out
 takes the field's default; a field without one is required. Two field metadata mark a layout:
 `INLINE` (the nested dataclass's keys sit beside the field's siblings, not under its name) and
 `CHECK` (a function that checks a free-form value, e.g. a dict, and raises ValueError).
@@ -53,6 +54,10 @@ def _describe(hint: Any) -> str:
         return " or ".join(_describe(h) for h in typing.get_args(hint))
     if typing.get_origin(hint) is tuple:
         return f"a list of {_describe(typing.get_args(hint)[0])}"
+    if typing.get_origin(hint) is dict:
+        return f"a mapping to {_describe(typing.get_args(hint)[1])}"
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
     if dataclasses.is_dataclass(hint):
         return "a mapping"
     return hint.__name__
@@ -125,6 +130,9 @@ def _read(hint: Any, value: object, path: str, defaults: object = None) -> Any:
     if typing.get_origin(hint) is tuple:
         item = typing.get_args(hint)[0]  # tuple[T, ...]
         return tuple(_read(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if typing.get_origin(hint) is dict:
+        item = typing.get_args(hint)[1]  # dict[str, T]
+        return {k: _read(item, v, _join(path, k)) for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, path, defaults)
     if hint is dict:
@@ -136,6 +144,10 @@ def _has_shape(hint: Any, value: object) -> bool:
     """Whether `value` is of the JSON kind `hint` reads (its items are checked later)."""
     if typing.get_origin(hint) is tuple:
         return isinstance(value, (list, tuple))
+    if typing.get_origin(hint) is dict:
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+    if typing.get_origin(hint) is typing.Literal:
+        return any(value == v and type(value) is type(v) for v in typing.get_args(hint))
     if dataclasses.is_dataclass(hint):
         return isinstance(value, Mapping)
     if hint is int:
@@ -175,4 +187,6 @@ def _write(value: object) -> Any:
         return to_dict(value)
     if isinstance(value, (list, tuple)):
         return [_write(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _write(v) for k, v in value.items()}
     return copy.deepcopy(value)

@@ -141,3 +141,27 @@ def test_the_image_flow_setting_is_what_image_latents_run(name):
             solver=flow.solver, steps=flow.steps, g=flow.g,
         )  # fmt: skip
     assert torch.equal(got, expected)
+
+
+def test_image_latents_with_a_bank_and_gather_are_the_zoning_call_on_bank_plus_batch():
+    """One code path for one process and many: without a process group, gathering changes
+    nothing, and the batch's latents sit behind the bank's anchors (index offset by the bank)."""
+    from lzn import zoning
+
+    model = presets.build("digits-joint", tiny=True).eval()
+    images = torch.rand(5, 1, 8, 8) * 2 - 1
+    bank = torch.randn(7, model.latent_dim)
+
+    def seeded():
+        return torch.Generator().manual_seed(0)
+
+    with torch.no_grad():
+        alone = model.image.latents(images, bank=bank, generator=seeded())
+        gathered = model.image.latents(images, bank=bank, generator=seeded(), gather=True)
+        expected = zoning.compute_latents(
+            torch.cat([bank, model.encode(images)]), index=torch.arange(7, 12),
+            generator=seeded(), flow=model.image.flow,
+        )  # fmt: skip
+    assert torch.equal(alone, expected) and torch.equal(gathered, expected)
+    with pytest.raises(ValueError, match="bank= and gather= do not apply"):
+        model.label.latents(torch.tensor([1, 2]), gather=True)

@@ -6,7 +6,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lzn import zoning
 from lzn.modalities import rectified_flow as rf
-from lzn.train.module import JointModule, global_class_weights
+from lzn.train.module import JointModule
 
 from .tiny import tiny_module
 
@@ -38,7 +38,7 @@ class FixedNoiseJoint(JointModule):
         )
         velocity = self.model.image.velocity(z, labels)
         rf_loss = rf.loss(velocity, images, noise=IMAGE_NOISE[ids], t=TIMES[ids])
-        weights = global_class_weights(labels, 10)
+        weights = self.model.label.class_weights(labels, gather=True)  # summed over ranks
         return {"rf": rf_loss, "label": self.model.label.alignment_loss(z, labels, weights)}
 
 

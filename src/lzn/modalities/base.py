@@ -49,12 +49,19 @@ class Modality(nn.Module, ABC):
         alpha: float = 1.0,
         bank: Tensor | None = None,
         generator: torch.Generator | None = None,
+        gather: bool = False,
     ) -> Tensor:
-        """Latents (b, q) of the batch in the zones cut by its anchors (plus a fixed `bank`)."""
+        """Latents (b, q) of the batch in the zones cut by its anchors (plus a fixed `bank`).
+        gather: the zones are cut by the anchors of every process's batch (all-gathered, with
+        gradients back to their process: the paper's latent parallelism); without a process
+        group this changes nothing."""
         anchors = self.encode(batch)
         index = None
+        if gather:
+            anchors, index = zoning.gather_anchors(anchors)
         if bank is not None:
-            index = torch.arange(len(bank), len(bank) + len(anchors), device=anchors.device)
+            own = torch.arange(len(anchors), device=anchors.device) if index is None else index
+            index = own + len(bank)
             anchors = torch.cat([bank.to(anchors), anchors])
         return zoning.compute_latents(
             anchors, alpha=alpha, index=index, generator=generator, flow=self.flow

@@ -9,6 +9,7 @@ bias the zones); tests use uniform weights.
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from lzn import zoning
@@ -71,11 +72,12 @@ class LabelModality(Modality):
         alpha: float = 1.0,
         bank: Tensor | None = None,
         generator: torch.Generator | None = None,
+        gather: bool = False,
     ) -> Tensor:
         """Latents in the zones of `labels` among all label anchors, with uniform weights (the
-        label set is fixed, so `bank` does not apply)."""
-        if bank is not None:
-            raise ValueError("labels have a fixed anchor set: bank= does not apply to them")
+        label set is fixed, so `bank` and `gather` do not apply)."""
+        if bank is not None or gather:
+            raise ValueError("labels have a fixed anchor set: bank= and gather= do not apply")
         labels = self.validate(labels)
         return zoning.compute_latents(
             self.anchors, index=labels, alpha=alpha, generator=generator, flow=self.flow
@@ -91,10 +93,14 @@ class LabelModality(Modality):
         """The label (b,) whose zone holds each latent (deterministic: `generator` is unused)."""
         return zoning.assign(latents, self.anchors, flow=self.flow, weights=weights)
 
-    def class_weights(self, labels: Tensor) -> Tensor:
-        """The batch's class frequencies: the mixture weights of the label flow in training."""
+    def class_weights(self, labels: Tensor, *, gather: bool = False) -> Tensor:
+        """The batch's class frequencies: the mixture weights of the label flow in training.
+        gather: of the global batch (counts summed over the processes of a process group)."""
         counts = torch.bincount(self.validate(labels), minlength=self.num_classes)
-        return counts.to(self.anchors.dtype) / counts.sum()
+        counts = counts.to(self.anchors.dtype)
+        if gather and dist.is_available() and dist.is_initialized():
+            dist.all_reduce(counts)
+        return counts / counts.sum()
 
     def alignment_loss(
         self, latents: Tensor, labels: Tensor, weights: Tensor | None = None, *, log: bool = False
