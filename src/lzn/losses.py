@@ -27,15 +27,17 @@ from lzn.zoning.flow_settings import FlowSettings, resolve
 
 __all__ = ["ALIGNMENT_FLOW", "LatentAlignmentLoss", "ProjectionHead"]
 
-# The latent flow of case study 2: Euler, 20 steps, g = 1e-4 (code).
+# The latent flow of case study 2: Euler, 20 steps, g = 1e-4 (code); its noise scale alpha and
+# the share of first steps left out of the loss (paper App. D; the recipes' defaults too).
 ALIGNMENT_FLOW = FlowSettings(solver="euler", steps=20, g=1e-4)
+ALIGNMENT_ALPHA, ALIGNMENT_CUTOFF = 0.45, 0.2
 
 
 class LatentAlignmentLoss(nn.Module):
     def __init__(
-        self, *, alpha: float = 0.45, flow: FlowSettings = ALIGNMENT_FLOW,
+        self, *, alpha: float = ALIGNMENT_ALPHA, flow: FlowSettings = ALIGNMENT_FLOW,
         solver: str | None = None, steps: int | None = None, g: float | None = None,
-        cutoff: float = 0.2, log: bool = True, symmetric: bool = False,
+        cutoff: float = ALIGNMENT_CUTOFF, log: bool = True, symmetric: bool = False,
         gather_distributed: bool = True,
     ):  # fmt: skip
         """flow: the latent flow of both latent computation and alignment; solver, steps, g

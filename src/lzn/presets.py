@@ -26,7 +26,7 @@ from lzn.config import (
     ResNetEncoderConfig,
     UNetEncoderConfig,
 )
-from lzn.losses import ALIGNMENT_FLOW
+from lzn.losses import ALIGNMENT_ALPHA, ALIGNMENT_CUTOFF, ALIGNMENT_FLOW
 from lzn.nets.ncsnpp import HeadConfig, UNetConfig
 from lzn.nets.resnet import ResNetConfig
 from lzn.zoning.flow_settings import FlowSettings
@@ -169,8 +169,8 @@ _PRESETS = {
             "lr": {"encoder": 8e-4},
             "iterations": {"encoder": 5_000_000},
             "ema": 0.9999,
-            "alpha": 0.45,
-            "cutoff": 0.2,
+            "alpha": ALIGNMENT_ALPHA,
+            "cutoff": ALIGNMENT_CUTOFF,
             "log_loss": True,
             "augment": "simclr",
             "paper": "linear probe top-1 69.5%, top-5 89.3%, Table 2",
@@ -261,8 +261,8 @@ _PRESETS = {
             "lr": {"encoder": 1e-3},
             "iterations": {"encoder": 5000},
             "ema": 0.999,
-            "alpha": 0.45,
-            "cutoff": 0.2,
+            "alpha": ALIGNMENT_ALPHA,
+            "cutoff": ALIGNMENT_CUTOFF,
             "log_loss": True,
             "augment": "simclr",
             "source": "ours",

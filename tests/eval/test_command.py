@@ -159,6 +159,12 @@ def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
     assert config["knn"]["temperature"] == 0.07
 
 
+def test_one_alpha_or_bank_is_a_list_of_one(tmp_path):
+    (tmp_path / "c.yaml").write_text("data: digits\naccuracy: {alphas: 0.5, bank: none}\n")
+    config = command.read_config(tmp_path / "c.yaml")
+    assert config["accuracy"]["alphas"] == [0.5] and config["accuracy"]["bank"] == ["none"]
+
+
 def run_evaluate(folder, tmp_path, text):
     (tmp_path / "c.yaml").write_text(text)
     out = tmp_path / "out"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lzn import dataclass_dicts, presets
+from lzn.losses import ALIGNMENT_ALPHA, ALIGNMENT_CUTOFF
 
 Optimizer = Literal["adam", "sgd"]
 Augment = Literal["none", "hflip", "simclr"]
@@ -29,8 +30,8 @@ DEFAULTS = {
     "grad_clip": 1.0,
     "warmup_steps": 0,
     "augment": "none",
-    "alpha": 1.0,
-    "cutoff": 0.2,
+    "alpha": ALIGNMENT_ALPHA,
+    "cutoff": ALIGNMENT_CUTOFF,
     "log_loss": True,
     "label_loss_weight": 1.0,
     "label_log": False,

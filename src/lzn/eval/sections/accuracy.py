@@ -23,6 +23,8 @@ class Accuracy(EvaluationSection):
     @classmethod
     def check(cls, settings: dict, given: dict) -> None:
         values.numbers(settings, "alphas")
+        if not isinstance(settings["alphas"], list):  # one alpha
+            settings["alphas"] = [settings["alphas"]]
         if not isinstance(settings["bank"], list):
             settings["bank"] = [settings["bank"]]
         settings["bank"] = ["none" if bank is None else bank for bank in settings["bank"]]
