@@ -43,7 +43,7 @@ import digits_generators
 import runs
 from digits_generators import Scorer, keep_model, run_table, sample, train
 from lzn import presets
-from lzn.train.module import GenerationModule, JointModule, LZNModule, global_class_weights
+from lzn.train.module import GenerationModule, JointModule, LZNModule
 
 ARMS = ("lzn", "ce", "cond-rf")
 PRESET = "digits-joint"
@@ -65,26 +65,15 @@ class CrossEntropyModule(LZNModule):
         return self.model.image.encode(images) @ self.model.label.anchors.T
 
 
-class LogLabelJointModule(JointModule):
-    """The joint model with the label alignment in the log form, -mean(max log P), as case
-    study 2's: -mean(max P) (the paper's for labels) has no gradient where P is near 0, so a
-    latent in the wrong zone is not pulled out of it."""
-
-    def latent_losses(self, z: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        label = self.model.label
-        weights = global_class_weights(labels, label.num_classes)
-        loss = label.alignment_loss(z, labels, weights, log=True)
-        return {"label": self.recipe["label_loss_weight"] * loss}
-
-
 def build(arm: str, s: dict) -> LZNModule:
     """The arm's module; weights from the current seed."""
     recipe = {"lr": dict(s["lr"]), "iterations": dict.fromkeys(s["lr"], s["steps"]),
               "ema": s["ema"], "warmup_steps": s["warmup_steps"]}  # fmt: skip
     if arm == "lzn":
+        # The label loss as recorded (`label_settings`): the paper's form at weight 1 when absent.
         recipe["label_loss_weight"] = s.get("label_loss_weight", 1.0)
-        joint = LogLabelJointModule if s.get("label_log") else JointModule
-        return joint(PRESET, recipe=recipe)
+        recipe["label_log"] = s.get("label_log", False)
+        return JointModule(PRESET, recipe=recipe)
     if arm == "cond-rf":
         return GenerationModule(PRESET, model={"image": {"decoder": {"latent_input": False}}},
                                 recipe=recipe)  # fmt: skip
@@ -102,13 +91,23 @@ def settings(arm: str, args: argparse.Namespace, scorer: Scorer) -> dict:
     if arm == "ce":  # a classifier: no decoder to train, nothing to sample
         del lr["decoder"]
         return s
-    # Screens of the lzn arm, recorded only when set (so runs made without them still resume).
-    if arm == "lzn" and args.label_loss_weight != 1.0:
-        s["label_loss_weight"] = args.label_loss_weight
-    if arm == "lzn" and args.label_log:
-        s["label_log"] = True
+    if arm == "lzn":
+        s |= label_settings(args)
     return s | {"samples": args.samples, "sampler": args.sampler,
                 "sample_steps": args.sample_steps, "scorer": scorer.name}  # fmt: skip
+
+
+def label_settings(args: argparse.Namespace) -> dict:
+    """The lzn arm's label loss: the preset's unless a screen changes it, recorded only where it
+    is not the paper's (-mean(max P) at weight 1), as the first runs recorded it."""
+    recipe = presets.recipe(PRESET)
+    weight = recipe.get("label_loss_weight", 1.0)
+    log = recipe.get("label_log", False)
+    weight = weight if args.label_loss_weight is None else args.label_loss_weight
+    log = log if args.label_log is None else args.label_log
+    return ({"label_loss_weight": weight} if weight != 1.0 else {}) | (
+        {"label_log": True} if log else {}
+    )
 
 
 def run_one(arm: str, seed: int, s: dict, scorer: Scorer, models: Path) -> dict:
@@ -214,10 +213,19 @@ def parser() -> argparse.ArgumentParser:
     lrs = {"encoder": 1e-3, "decoder": 2e-3, "label": 1e-3}  # the preset's
     # 400 steps: the preset's (and `lzn demo`'s) budget.
     p = digits_generators.parser(__doc__, DEFAULT_OUT, ARMS, 400, lrs)
-    p.add_argument("--label-loss-weight", type=float, default=1.0, help="lzn arm (a screen)")
     p.add_argument(
-        "--label-log", action="store_true", help="lzn arm: the label loss's log form (a screen)"
-    )
+        "--label-loss-weight", type=float, default=None,
+        help="lzn arm: the label loss's weight (default: the preset's)",
+    )  # fmt: skip
+    form = p.add_mutually_exclusive_group()
+    form.add_argument(
+        "--label-log", action="store_const", const=True, default=None,
+        help="lzn arm: the label loss's log form, -mean(max log P) (default: the preset's)",
+    )  # fmt: skip
+    form.add_argument(
+        "--paper-label-loss", action="store_const", const=False, dest="label_log",
+        help="lzn arm: the paper's form of the label loss, -mean(max P)",
+    )  # fmt: skip
     return p
 
 

@@ -159,11 +159,9 @@ class MeanOverSteps(LatentAlignmentLoss):
     max: the early, soft steps keep a gradient once the late, sharp ones saturate."""
 
     def _align(self, queries: torch.Tensor, keys: torch.Tensor, index: torch.Tensor):
-        latents = zoning.compute_latents(
-            queries, index=index, alpha=self.alpha, g=self.g, steps=self.steps, solver=self.solver
-        )
-        log_p = target_log_probabilities(latents, keys, index, steps=self.steps, solver=self.solver)
-        return -log_p[int(self.steps * self.cutoff) :].mean()
+        latents = zoning.compute_latents(queries, index=index, alpha=self.alpha, flow=self.flow)
+        log_p = target_log_probabilities(latents, keys, index, flow=self.flow)
+        return -log_p[int(self.flow.steps * self.cutoff) :].mean()
 
 
 class ScaledAnchors(torch.nn.Module):

@@ -139,3 +139,19 @@ def test_classify_one_file_uses_the_bank_and_sample_needs_no_label(demo_run, tmp
     out = tmp_path / "grid.png"
     args = ["sample", "--model", model_dir, "--n", "4", "--sampler", "euler", "--steps", "2"]
     assert cli.main([*args, "--out", str(out)]) == 0 and out.stat().st_size > 0
+
+
+def test_presets_lists_and_prints_a_preset_as_its_one_home_says(capsys):
+    import yaml
+
+    from lzn import presets
+
+    assert cli.main(["presets"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == presets.names()
+    assert cli.main(["presets", "cifar10-joint"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"] == presets.config("cifar10-joint")
+    assert printed["recipe"] == presets.recipe("cifar10-joint")
+    assert cli.main(["presets", "cifar"]) == 2
+    assert "unknown preset 'cifar'; the presets are: cifar10-generation" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import torch
 
 from lzn import LZN, presets
 from lzn import model as model_module
+from lzn.modalities import Modality
 
 
 @pytest.fixture
@@ -149,3 +150,102 @@ def test_reconstruct_on_a_joint_model_reads_labels_from_the_latents(model):
     assert torch.equal(
         out, model.reconstruct(x, labels=labels, sampler="euler", steps=2, generator=g)
     )
+
+
+def test_the_saved_config_holds_the_flows_the_modalities_run(model, tmp_path):
+    from lzn.zoning import FlowSettings
+
+    model.label.flow = FlowSettings(solver="dpm++", steps=7, g=1e-2)
+    assert model.settings.label.flow == model.label.flow
+    assert model.config["label"]["steps"] == 7
+    model.save_pretrained(tmp_path)
+    assert LZN.from_pretrained(tmp_path).label.flow == model.label.flow
+
+
+class Tags(Modality):
+    """A data type added to a model: one learned anchor per tag (importable, so storable)."""
+
+    name = "tags"
+
+    def __init__(self, num_tags: int, latent_dim: int):
+        super().__init__()
+        self.num_tags, self.latent_dim = num_tags, latent_dim
+        self.anchors = torch.nn.Parameter(torch.randn(num_tags, latent_dim))
+
+    def validate(self, tags):
+        return torch.as_tensor(tags).long()
+
+    def encode(self, tags):
+        return self.anchors[self.validate(tags)]
+
+    def init_args(self):
+        return {"num_tags": self.num_tags, "latent_dim": self.latent_dim}
+
+
+class Unstorable(Tags):
+    def init_args(self):  # the base's answer: it does not say how it is rebuilt
+        return None
+
+
+def _local_tags():
+    class LocalTags(Tags):  # another program cannot import a class made in a function
+        pass
+
+    return LocalTags(3, 16)
+
+
+def test_an_added_modality_is_saved_and_loaded_with_its_weights(model, tmp_path):
+    model.add_modality(Tags(5, model.latent_dim))
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["added_modalities"] == {
+        "tags": {"class_path": f"{__name__}.Tags", "init_args": {"num_tags": 5, "latent_dim": 16}}
+    }
+    loaded = LZN.from_pretrained(tmp_path)
+    assert isinstance(loaded.modalities["tags"], Tags) and loaded.config == model.config
+    assert torch.equal(loaded.modalities["tags"].anchors, model.modalities["tags"].anchors)
+    tags = torch.tensor([0, 4, 2, 2])
+
+    def tags_to_labels(m):
+        return m.translate(tags, "tags", "label", generator=torch.Generator().manual_seed(0))
+
+    assert torch.equal(tags_to_labels(loaded), tags_to_labels(model))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Unstorable(3, 16), r"Unstorable.init_args\(\) returned None"),
+        (lambda: _local_tags(), "cannot be imported by its path 'tests.test_model._local_tags"),
+    ],
+)
+def test_an_added_modality_that_cannot_be_stored_is_refused_before_writing(
+    model, tmp_path, make, message
+):
+    model.add_modality(make())
+    with pytest.raises(ValueError, match=f"cannot store the 'tags' modality: .*{message}"):
+        model.save_pretrained(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("class_path", "message"),
+    [
+        ("lzn.nets.ConvNet", "'lzn.nets.ConvNet' is not a lzn.modalities.Modality class"),
+        ("lzn.no_such_module.Tags", "'lzn.no_such_module.Tags' cannot be imported"),
+        ("lzn.modalities.LabelModality", "is named 'label', stored as 'tags'"),
+    ],
+)
+def test_loading_builds_only_modality_classes_under_their_name(
+    model, tmp_path, class_path, message
+):
+    model.add_modality(Tags(5, model.latent_dim))
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    entry = config["added_modalities"]["tags"]
+    entry["class_path"] = class_path
+    if class_path.endswith("LabelModality"):
+        entry["init_args"] = {"num_classes": 5, "latent_dim": 16}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=message):
+        LZN.from_pretrained(tmp_path)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lzn.integrators import SAMPLERS
 from lzn.modalities.rectified_flow import (  # (lzn imports torch anyway)
     MAX_EVALUATIONS,
     EvaluationCapError,
@@ -78,6 +79,22 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _presets(args: argparse.Namespace) -> int:
+    import yaml
+
+    from lzn import presets
+
+    if args.name is None:
+        for name in presets.names():
+            recipe = presets.recipe(name)
+            print(f"{name:<26} {recipe.get('paper') or recipe.get('source', '')}")
+        return 0
+    recipe = presets.recipe(args.name)  # refuses an unknown name, listing the presets
+    document = {"preset": args.name, "model": presets.config(args.name), "recipe": recipe}
+    print(yaml.safe_dump(document, sort_keys=False, default_flow_style=None), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lzn", description="Latent Zoning Networks: one Gaussian latent space for all tasks."
@@ -105,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
 
+    preset = commands.add_parser(
+        "presets",
+        help="list the presets, or print one (architecture and training recipe)",
+        description="Without NAME, list the presets (the paper's case-study models and small "
+        "ones for CPU). With NAME, print its architecture (`model`, what config.json holds) and "
+        "its training recipe (`recipe`, with the global batch size) as YAML: the numbers a YAML "
+        "recipe in configs/ runs unless it changes them.",
+    )
+    preset.add_argument("name", nargs="?", default=None, help="a preset name")
+    preset.set_defaults(run=_presets)
+
     commands.add_parser(
         "fit",
         help="train from a YAML recipe (Lightning CLI): lzn fit --config FILE",
@@ -122,8 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--model", required=True, help="a save_pretrained folder")
     sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("--label", type=int, default=None, help="class of every image")
-    sample.add_argument("--sampler", default="rk45", choices=["rk45", "euler", "heun"])
-    sample.add_argument("--steps", type=int, default=20, help="steps of euler/heun (default: 20)")
+    sample.add_argument(
+        "--sampler",
+        default="rk45",
+        choices=SAMPLERS.names,
+        help=f"the decoder's ODE sampler (default: rk45; {SAMPLERS.listing()})",
+    )
+    fixed_step = "/".join(i.name for i in SAMPLERS.integrators if i.takes_steps)
+    sample.add_argument(
+        "--steps", type=int, default=20, help=f"steps of {fixed_step} (default: 20)"
+    )
     sample.add_argument(
         "--max-evaluations",
         type=int,

@@ -13,7 +13,7 @@ samples get disjoint zones by construction. `symmetric=True` averages both direc
 (`lzn.zoning.gather_anchors`), so a DDP run computes the loss of the global batch.
 
 Defaults are the paper's case-study-2 settings (the official code's where the paper is silent):
-alpha 0.45, Euler, 20 steps, g 1e-4, cutoff 0.2, the log form.
+alpha 0.45, the flow `ALIGNMENT_FLOW` (Euler, 20 steps, g 1e-4), cutoff 0.2, the log form.
 """
 
 from __future__ import annotations
@@ -23,26 +23,36 @@ from torch import Tensor, nn
 
 from lzn import zoning
 from lzn.nets.heads import ProjectionHead
+from lzn.zoning.flow_settings import FlowSettings, resolve
 
-__all__ = ["LatentAlignmentLoss", "ProjectionHead"]
+__all__ = ["ALIGNMENT_FLOW", "LatentAlignmentLoss", "ProjectionHead"]
+
+# The latent flow of case study 2: Euler, 20 steps, g = 1e-4 (code); its noise scale alpha and
+# the share of first steps left out of the loss (paper App. D; the recipes' defaults too).
+ALIGNMENT_FLOW = FlowSettings(solver="euler", steps=20, g=1e-4)
+ALIGNMENT_ALPHA, ALIGNMENT_CUTOFF = 0.45, 0.2
 
 
 class LatentAlignmentLoss(nn.Module):
     def __init__(
-        self, *, alpha: float = 0.45, solver: str = "euler", steps: int = 20, g: float = 1e-4,
-        cutoff: float = 0.2, log: bool = True, symmetric: bool = False,
+        self, *, alpha: float = ALIGNMENT_ALPHA, flow: FlowSettings = ALIGNMENT_FLOW,
+        solver: str | None = None, steps: int | None = None, g: float | None = None,
+        cutoff: float = ALIGNMENT_CUTOFF, log: bool = True, symmetric: bool = False,
         gather_distributed: bool = True,
     ):  # fmt: skip
+        """flow: the latent flow of both latent computation and alignment; solver, steps, g
+        override its fields."""
         super().__init__()
         if alpha < 0:
             raise ValueError(f"alpha must be non-negative, got {alpha}")
-        self.alpha, self.solver, self.steps, self.g = alpha, solver, steps, g
+        self.alpha, self.flow = alpha, resolve(flow, solver=solver, steps=steps, g=g)
         self.cutoff, self.log, self.symmetric = cutoff, log, symmetric
         self.gather_distributed = gather_distributed
 
     def extra_repr(self) -> str:
+        flow = self.flow
         return (
-            f"alpha={self.alpha}, solver={self.solver!r}, steps={self.steps}, g={self.g}, "
+            f"alpha={self.alpha}, solver={flow.solver!r}, steps={flow.steps}, g={flow.g}, "
             f"cutoff={self.cutoff}, log={self.log}, symmetric={self.symmetric}"
         )
 
@@ -66,10 +76,7 @@ class LatentAlignmentLoss(nn.Module):
         return anchors, torch.arange(len(anchors), device=anchors.device)
 
     def _align(self, queries: Tensor, keys: Tensor, index: Tensor) -> Tensor:
-        latents = zoning.compute_latents(
-            queries, index=index, alpha=self.alpha, g=self.g, steps=self.steps, solver=self.solver
-        )
+        latents = zoning.compute_latents(queries, index=index, alpha=self.alpha, flow=self.flow)
         return zoning.alignment_loss(
-            latents, keys, index, steps=self.steps, solver=self.solver, cutoff=self.cutoff,
-            log=self.log,
-        )  # fmt: skip
+            latents, keys, index, flow=self.flow, cutoff=self.cutoff, log=self.log
+        )

@@ -13,15 +13,18 @@ fixed reference set, so that results do not drift with the evaluation batch. A t
 carries such a bank (`model.bank`, anchors of its training images, `lzn.bank`), and `classify`
 uses it by default: one image is classified as it would be in a large batch.
 
-Weights are saved as `config.json` (the architecture, plus `training_data`: the data and split
-the model was trained on, when known), `model.safetensors` and `bank.safetensors` (tensors
-only): loading never unpickles, so it never runs code from the files.
+Weights are saved as `config.json` (the architecture, `lzn.config`; `training_data`: the data and
+split the model was trained on, when known; the class path and `init_args` of modalities added
+with `add_modality`), `model.safetensors` and `bank.safetensors` (tensors only): loading never
+unpickles, so it never runs code from the files. It imports the modules that config.json names
+(a backbone's or an added modality's class), as building from the config does.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -30,77 +33,75 @@ from torch import Tensor, nn
 import lzn
 from lzn import atomic, rng
 from lzn import bank as anchor_banks
+from lzn.class_path import import_class, path_of
+from lzn.config import (
+    EncoderConfig,
+    ImageConfig,
+    ModelConfig,
+    ResNetEncoderConfig,
+    UNetEncoderConfig,
+)
 from lzn.modalities import rectified_flow as rf
 from lzn.modalities.base import Modality
 from lzn.modalities.image import ImageModality
 from lzn.modalities.label import LabelModality
 from lzn.nets.backbone import BackboneEncoder, build_backbone
-from lzn.nets.ncsnpp import HeadConfig, UNetConfig, UNetDecoder, UNetEncoder
-from lzn.nets.resnet import ResNetConfig, ResNetEncoder
+from lzn.nets.ncsnpp import UNetDecoder, UNetEncoder
+from lzn.nets.resnet import ResNetEncoder
 from lzn.progress import TimeBar
 
 FORMAT = "lzn-model"
+ADDED_MODALITIES = "added_modalities"  # config.json key: {name: {class_path, init_args}}
 CONFIG_FILE, WEIGHTS_FILE, BANK_FILE = "config.json", "model.safetensors", "bank.safetensors"
 MODEL_BANK = anchor_banks.MODEL_BANK
 
 
-def _dataclass(cls, fields: dict):
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+def _image_encoder(encoder: EncoderConfig, latent_dim: int) -> nn.Module:
+    if isinstance(encoder, UNetEncoderConfig):
+        return UNetEncoder(encoder.unet, latent_dim, encoder.head)
+    if isinstance(encoder, ResNetEncoderConfig):
+        return ResNetEncoder(encoder.resnet, latent_dim)
+    backbone = build_backbone(encoder.backbone)  # the user's network (lzn.nets.backbone)
+    return BackboneEncoder(backbone, encoder.feature_dim, latent_dim, encoder.head)
 
 
-def _build_image(cfg: dict, latent_dim: int, num_classes: int) -> ImageModality:
-    image = cfg["image"]
-    enc = image["encoder"]
-    if enc["type"] == "unet":
-        encoder = UNetEncoder(
-            _dataclass(UNetConfig, enc["unet"]), latent_dim, _dataclass(HeadConfig, enc["head"])
-        )
-    elif enc["type"] == "resnet":
-        encoder = ResNetEncoder(_dataclass(ResNetConfig, enc["resnet"]), latent_dim)
-    elif enc["type"] == "backbone":  # the user's network (lzn.nets.backbone)
-        backbone = build_backbone(enc["backbone"])
-        encoder = BackboneEncoder(backbone, enc["feature_dim"], latent_dim, enc.get("head", {}))
-    else:
-        raise ValueError(
-            f"unknown image encoder type {enc['type']!r} (expected 'unet', 'resnet' or 'backbone')"
-        )
-    dec = image["decoder"]
-    decoder_classes = num_classes if dec and dec.get("label_input") else 0
-    decoder_latent = latent_dim if dec and dec.get("latent_input", True) else 0
-    decoder = (
-        UNetDecoder(_dataclass(UNetConfig, dec["unet"]), decoder_latent, decoder_classes)
-        if dec
-        else None
-    )
+def _image_modality(image: ImageConfig, latent_dim: int, num_classes: int) -> ImageModality:
+    encoder = _image_encoder(image.encoder, latent_dim)  # first: seeded weights stay the same
+    dec = image.decoder
+    decoder_classes = num_classes if dec and dec.label_input else 0
+    decoder = None
+    if dec is not None:
+        decoder_latent = latent_dim if dec.latent_input else 0
+        decoder = UNetDecoder(dec.unet, decoder_latent, decoder_classes)
     return ImageModality(
         encoder,
         decoder,
-        image_size=image["size"],
-        channels=image["channels"],
+        image_size=image.size,
+        channels=image.channels,
         latent_dim=latent_dim,
         num_classes=decoder_classes,
-        flow=image["flow"],
+        flow=image.flow,
     )
 
 
 class LZN(nn.Module):
-    def __init__(self, config: dict):
+    def __init__(self, config: ModelConfig | dict):
+        """config: a `ModelConfig`, or its JSON form (what `presets.config` gives and
+        config.json holds), checked key by key."""
         super().__init__()
-        self.config = config
-        self.latent_dim = int(config["latent_dim"])
-        label = config.get("label")
-        num_classes = label["num_classes"] if label else 0
+        if isinstance(config, ModelConfig):
+            config = config.to_dict()  # checked as a dict is: dataclasses do not check types
+        config = ModelConfig.from_dict(config)
+        self._built_from = config  # the flows in it are the modalities' from here on
+        self.latent_dim = config.latent_dim
+        label = config.label
+        num_classes = label.num_classes if label else 0
         self.modalities = nn.ModuleDict(
-            {"image": _build_image(config, self.latent_dim, num_classes)}
+            {"image": _image_modality(config.image, self.latent_dim, num_classes)}
         )
         if label:
             self.modalities["label"] = LabelModality(
-                num_classes,
-                self.latent_dim,
-                steps=label["steps"],
-                g=label["g"],
-                solver=label["solver"],
-                cutoff=label["cutoff"],
+                num_classes, self.latent_dim, flow=label.flow, cutoff=label.cutoff
             )
         # Anchors (k, q) and labels (k,) of a fixed set of training images (`set_bank`).
         self.bank: Tensor | None = None
@@ -108,6 +109,21 @@ class LZN(nn.Module):
         # The data set and held-out split the weights were trained on, e.g. {"data": "digits",
         # "test_fraction": 0.2, "seed": 0}, so that evaluation can refuse overlapping test data.
         self.training_data: dict | None = None
+
+    @property
+    def settings(self) -> ModelConfig:
+        """The typed configuration of the model as it runs: the one it was built from, with
+        the latent-flow settings its modalities hold now."""
+        built = self._built_from
+        image = replace(built.image, flow=self.image.flow)
+        label = built.label and replace(built.label, flow=self.label.flow, cutoff=self.label.cutoff)
+        return replace(built, image=image, label=label)
+
+    @property
+    def config(self) -> dict:
+        """`settings` in its JSON form (what config.json holds); modalities added with
+        `add_modality` are stored beside it."""
+        return self.settings.to_dict()
 
     @property
     def image(self) -> ImageModality:
@@ -128,10 +144,15 @@ class LZN(nn.Module):
             raise ValueError(f"this model already has a {modality.name!r} modality")
         self.modalities[modality.name] = modality
 
+    def _added_modalities(self) -> dict[str, Modality]:
+        """The modalities added with `add_modality`: those the config does not build."""
+        built = {"image", "label"} if self._built_from.label else {"image"}
+        return {name: m for name, m in self.modalities.items() if name not in built}
+
     def _modality(self, name: str) -> Modality:
         if name not in self.modalities:
             raise ValueError(
-                f"the {self.config['name']} model has no {name} modality "
+                f"the {self._built_from.name} model has no {name} modality "
                 f"(it has: {', '.join(self.modalities)})"
             )
         return self.modalities[name]
@@ -291,16 +312,16 @@ class LZN(nn.Module):
     # Weights -------------------------------------------------------------------------------
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write config.json and model.safetensors into `directory`, each atomically."""
-        extra = set(self.modalities) - {"image", "label"}
-        if extra:
-            raise ValueError(
-                f"save_pretrained stores the built-in modalities only; save the state_dict of "
-                f"{', '.join(sorted(extra))} yourself"
-            )
+        """Write config.json and model.safetensors into `directory`, each atomically. A modality
+        added with `add_modality` is stored as its class path and `init_args()` in config.json,
+        its weights with the others; one that cannot be (no `init_args`, or a class that another
+        program could not import) is refused before anything is written."""
+        added = {name: _added_entry(m) for name, m in self._added_modalities().items()}
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"format": FORMAT, "lzn_version": lzn.__version__, **self.config}
+        if added:
+            config[ADDED_MODALITIES] = added
         if self.training_data is not None:
             config["training_data"] = dict(self.training_data)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
@@ -321,7 +342,9 @@ class LZN(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str = "cpu") -> LZN:
         """Load a model written by `save_pretrained`, in eval mode (as for inference; call
-        `.train()` to fine-tune); refuses anything else with a clear error."""
+        `.train()` to fine-tune); refuses anything else with a clear error. A stored added
+        modality is rebuilt from its class path, which imports that module (running its code,
+        as any import does); the class is used only if it subclasses lzn.modalities.Modality."""
         directory = Path(directory)
         config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
         for path in (config_path, weights_path):
@@ -337,9 +360,14 @@ class LZN(nn.Module):
             raise ValueError(f"{config_path} is not an lzn model config (no format: {FORMAT!r})")
         config.pop("lzn_version", None)
         training_data = config.pop("training_data", None)
+        added = config.pop(ADDED_MODALITIES, {})
         state = _read_weights(weights_path, map_location)
         try:
             model = cls(config)
+            if not isinstance(added, dict):
+                raise ValueError(f"{ADDED_MODALITIES} must map names to modalities, got {added!r}")
+            for name, entry in added.items():
+                model.add_modality(_rebuild_added(name, entry))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{config_path} does not describe an lzn model: {e!r}") from None
         try:
@@ -362,6 +390,42 @@ class LZN(nn.Module):
         if labels is not None and labels.shape != (len(anchors),):
             raise ValueError(f"{path}: {tuple(labels.shape)} labels for {len(anchors)} anchors")
         self.bank, self.bank_labels = anchors, labels
+
+
+def _added_entry(modality: Modality) -> dict:
+    """The config.json entry that rebuilds an added modality: class path and init_args."""
+    cls = type(modality)
+    try:
+        init_args = modality.init_args()
+        if not isinstance(init_args, dict):
+            raise ValueError(
+                f"{cls.__qualname__}.init_args() returned {init_args!r}; it must return the "
+                "keyword arguments that rebuild the modality (Modality.init_args)"
+            )
+        json.dumps(init_args)
+        return {"class_path": path_of(cls), "init_args": init_args}
+    except (TypeError, ValueError) as e:  # TypeError: init_args that JSON cannot hold
+        raise ValueError(
+            f"save_pretrained cannot store the {modality.name!r} modality: {e}. Or remove it and "
+            f"save the state_dict of {modality.name} yourself"
+        ) from None
+
+
+def _rebuild_added(name: str, entry: object) -> Modality:
+    """The modality an `_added_entry` describes (importing its module), named `name`."""
+    if not isinstance(entry, dict) or set(entry) != {"class_path", "init_args"}:
+        raise ValueError(f"modality {name!r} must be {{class_path, init_args}}, got {entry!r}")
+    path, init_args = entry["class_path"], entry["init_args"]
+    modality_class = import_class(
+        path, Modality, what="modality", base_name="lzn.modalities.Modality"
+    )
+    try:
+        modality = modality_class(**init_args)
+    except TypeError as e:
+        raise ValueError(f"modality {path}: {e}") from None
+    if modality.name != name:
+        raise ValueError(f"modality {path} is named {modality.name!r}, stored as {name!r}")
+    return modality
 
 
 def _read_weights(path: Path, device: str) -> dict[str, Tensor]:

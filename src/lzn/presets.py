@@ -2,22 +2,34 @@
 
     presets.names()                 -> the preset names
     presets.build("cifar10-joint")  -> an LZN model (random weights)
-    presets.config(name)            -> its architecture, a JSON-able dict (what config.json holds)
+    presets.settings(name)          -> its architecture, a typed `lzn.config.ModelConfig`
+    presets.config(name)            -> the same as a JSON-able dict (what config.json holds)
     presets.recipe(name)            -> its training hyper-parameters, with their sources
 
 The paper's numbers (App. C-E) and the official code's settings where the paper is silent
 (marked "code": the official repository, github.com/microsoft/latent-zoning-networks) are
-recorded here and nowhere else. `tiny=True` shrinks a preset's widths and depths, keeping its
-structure, for tests.
+recorded here, except the latent flows that a component owns as its default: the label flow
+(`lzn.modalities.label`) and case study 2's (`lzn.losses`). `tiny=True` shrinks a preset's
+widths and depths, keeping its structure, for tests.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
+from dataclasses import replace
 
+from lzn.config import (
+    DecoderConfig,
+    ImageConfig,
+    LabelConfig,
+    ModelConfig,
+    ResNetEncoderConfig,
+    UNetEncoderConfig,
+)
+from lzn.losses import ALIGNMENT_ALPHA, ALIGNMENT_CUTOFF, ALIGNMENT_FLOW
 from lzn.nets.ncsnpp import HeadConfig, UNetConfig
 from lzn.nets.resnet import ResNetConfig
+from lzn.zoning.flow_settings import FlowSettings
 
 _CIFAR = UNetConfig()  # nf 128, ch_mult (1, 2, 2, 2), 4 res blocks, attention at 16, dropout 0.15
 _HIGH_RES = UNetConfig(
@@ -53,52 +65,43 @@ _MNIST = UNetConfig(
 _SMALL_HEADS = HeadConfig(channels=4, hidden=128)
 
 # Latent computation of image anchors: DPM-Solver++ (order 3), 20 steps, g = 1e-3 (code), for
-# case studies 1 and 3; Euler, 20 steps, g = 1e-4 (code) for case study 2.
-_DPM_FLOW = {"solver": "dpm++", "steps": 20, "g": 1e-3}
-_EULER_FLOW = {"solver": "euler", "steps": 20, "g": 1e-4}
-# Label flow (case study 3): Euler, 100 steps (paper App. E.4), g = 1e-4 (code), cutoff 0.2.
-_LABELS = {"num_classes": 10, "steps": 100, "g": 1e-4, "solver": "euler", "cutoff": 0.2}
+# case studies 1 and 3; case study 2 runs the alignment loss's flow (`lzn.losses`). Labels (case
+# study 3) run the label modality's flow and cutoff (`lzn.modalities.label`).
+_DPM_FLOW = FlowSettings(solver="dpm++", steps=20, g=1e-3)
+_LABELS = LabelConfig(num_classes=10)
 
 
 def _unet_model(name, unet, latent_dim, heads=None, *, decoder=True, labels=None):
-    return {
-        "name": name,
-        "latent_dim": latent_dim,
-        "image": {
-            "size": unet.image_size,
-            "channels": unet.channels,
-            "encoder": {
-                "type": "unet",
-                "unet": asdict(unet),
-                "head": asdict(heads or HeadConfig()),
-            },
+    return ModelConfig(
+        name=name,
+        latent_dim=latent_dim,
+        image=ImageConfig(
+            size=unet.image_size,
+            channels=unet.channels,
+            encoder=UNetEncoderConfig(unet=unet, head=heads or HeadConfig()),
             # latent_input False: the decoder ignores latents, the rectified-flow baseline
-            "decoder": {
-                "unet": asdict(unet),
-                "latent_input": True,
-                "label_input": labels is not None,
-            }
+            decoder=DecoderConfig(unet=unet, latent_input=True, label_input=labels is not None)
             if decoder
             else None,
-            "flow": dict(_DPM_FLOW),
-        },
-        "label": dict(labels) if labels else None,
-    }
+            flow=_DPM_FLOW,
+        ),
+        label=labels,
+    )
 
 
 def _resnet_model(name, resnet, size, latent_dim):
-    return {
-        "name": name,
-        "latent_dim": latent_dim,
-        "image": {
-            "size": size,
-            "channels": resnet.channels,
-            "encoder": {"type": "resnet", "resnet": asdict(resnet)},
-            "decoder": None,
-            "flow": dict(_EULER_FLOW),
-        },
-        "label": None,
-    }
+    return ModelConfig(
+        name=name,
+        latent_dim=latent_dim,
+        image=ImageConfig(
+            size=size,
+            channels=resnet.channels,
+            encoder=ResNetEncoderConfig(resnet=resnet),
+            decoder=None,
+            flow=ALIGNMENT_FLOW,
+        ),
+        label=None,
+    )
 
 
 _COMMON = {"optimizer": "adam", "weight_decay": 0.0, "grad_clip": 1.0, "warmup_steps": 5000}
@@ -166,8 +169,8 @@ _PRESETS = {
             "lr": {"encoder": 8e-4},
             "iterations": {"encoder": 5_000_000},
             "ema": 0.9999,
-            "alpha": 0.45,
-            "cutoff": 0.2,
+            "alpha": ALIGNMENT_ALPHA,
+            "cutoff": ALIGNMENT_CUTOFF,
             "log_loss": True,
             "augment": "simclr",
             "paper": "linear probe top-1 69.5%, top-5 89.3%, Table 2",
@@ -258,8 +261,8 @@ _PRESETS = {
             "lr": {"encoder": 1e-3},
             "iterations": {"encoder": 5000},
             "ema": 0.999,
-            "alpha": 0.45,
-            "cutoff": 0.2,
+            "alpha": ALIGNMENT_ALPHA,
+            "cutoff": ALIGNMENT_CUTOFF,
             "log_loss": True,
             "augment": "simclr",
             "source": "ours",
@@ -278,23 +281,34 @@ def _lookup(name: str):
     return _PRESETS[name]
 
 
-def _shrink(cfg: dict) -> dict:
+def _shrink(cfg: ModelConfig) -> ModelConfig:
     """Same structure, tiny widths: for tests of every preset on CPU."""
-    image = cfg["image"]
-    enc = image["encoder"]
-    if enc["type"] == "unet":
-        enc["unet"].update(nf=8, num_res_blocks=1)
-        enc["head"].update(channels=2, hidden=8)
+    image = cfg.image
+    encoder = image.encoder
+    if isinstance(encoder, UNetEncoderConfig):
+        encoder = replace(
+            encoder,
+            unet=replace(encoder.unet, nf=8, num_res_blocks=1),
+            head=replace(encoder.head, channels=2, hidden=8),
+        )
     else:
-        enc["resnet"].update(layers=[1, 1, 1, 1], width=4, head_hidden=16)
-    if image["decoder"] is not None:
-        image["decoder"]["unet"].update(nf=8, num_res_blocks=1)
-    return cfg
+        resnet = replace(encoder.resnet, layers=(1, 1, 1, 1), width=4, head_hidden=16)
+        encoder = replace(encoder, resnet=resnet)
+    decoder = image.decoder
+    if decoder is not None:
+        decoder = replace(decoder, unet=replace(decoder.unet, nf=8, num_res_blocks=1))
+    return replace(cfg, image=replace(image, encoder=encoder, decoder=decoder))
+
+
+def settings(name: str, *, tiny: bool = False) -> ModelConfig:
+    """The preset's architecture, typed."""
+    cfg = _lookup(name)[0]
+    return _shrink(cfg) if tiny else cfg
 
 
 def config(name: str, *, tiny: bool = False) -> dict:
-    cfg = copy.deepcopy(_lookup(name)[0])
-    return _shrink(cfg) if tiny else cfg
+    """The preset's architecture as a JSON-able dict (a fresh one: change it freely)."""
+    return settings(name, tiny=tiny).to_dict()
 
 
 def recipe(name: str) -> dict:
@@ -327,4 +341,4 @@ def merge(base: dict, changes: dict, what: str) -> dict:
 def build(name: str, *, tiny: bool = False):
     from lzn.model import LZN
 
-    return LZN(config(name, tiny=tiny))
+    return LZN(settings(name, tiny=tiny))

@@ -1,12 +1,15 @@
 import argparse
 import json
+import re
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from lzn import presets
 from lzn.data import digits
 from lzn.eval import command
+from lzn.eval.sections import EvaluationSection
 
 CONFIG = """
 data: digits
@@ -156,6 +159,12 @@ def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
     assert config["knn"]["temperature"] == 0.07
 
 
+def test_one_alpha_or_bank_is_a_list_of_one(tmp_path):
+    (tmp_path / "c.yaml").write_text("data: digits\naccuracy: {alphas: 0.5, bank: none}\n")
+    config = command.read_config(tmp_path / "c.yaml")
+    assert config["accuracy"]["alphas"] == [0.5] and config["accuracy"]["bank"] == ["none"]
+
+
 def run_evaluate(folder, tmp_path, text):
     (tmp_path / "c.yaml").write_text(text)
     out = tmp_path / "out"
@@ -253,3 +262,62 @@ def test_a_model_without_the_needed_part_is_refused(tmp_path):
 def test_shipped_eval_configs_are_valid(path):
     config = command.read_config(path)
     assert any(section in config for section in command.SECTIONS)
+
+
+@pytest.mark.parametrize("name", list(command.SECTIONS))
+def test_each_section_refuses_an_unknown_key_by_name(tmp_path, name):
+    (tmp_path / "c.yaml").write_text(f"data: digits\n{name}: {{bogus_key: 1}}\n")
+    known = re.escape(str(list(command.SECTIONS[name].defaults)))
+    message = rf"unknown {name} settings \['bogus_key'\]; known: {known}"
+    with pytest.raises(ValueError, match=message):
+        command.read_config(tmp_path / "c.yaml")
+
+
+# A setting of each section whose default the test changes in the class: the config follows.
+CHANGED_DEFAULTS = [
+    ("generation", "grid", 7),
+    ("accuracy", "alphas", [0.25]),
+    ("reconstruction", "repeats", 3),
+    ("linear_probe", "validation_fraction", 0.3),
+    ("knn", "temperature", 0.5),
+]
+
+
+def test_every_section_takes_its_defaults_from_its_class(tmp_path, monkeypatch):
+    assert {name for name, _, _ in CHANGED_DEFAULTS} == set(command.SECTIONS)
+    for name, key, value in CHANGED_DEFAULTS:
+        section = command.SECTIONS[name]
+        monkeypatch.setitem(section.defaults, key, value)
+        (tmp_path / "c.yaml").write_text(f"data: digits\n{name}: {{}}\n")
+        config = command.read_config(tmp_path / "c.yaml")
+        assert set(config[name]) == set(section.defaults) and config[name][key] == value
+    # A config's settings are its own copy: changing them leaves the class's defaults alone.
+    config["knn"]["k"].append(7)
+    assert command.SECTIONS["knn"].defaults["k"] == [20, 200]
+
+
+class Echo(EvaluationSection):
+    """A section outside the shipped ones: it reports what it was given and runs on."""
+
+    name = "echo"
+    defaults: ClassVar[dict] = {"word": "hello"}
+
+    def describe(self, context):
+        return self.settings["word"]
+
+    def run(self, context):
+        return {"word": self.settings["word"], "train": len(context.x_train)}
+
+
+def test_the_sections_lzn_evaluate_accepts_are_the_registrys(saved_model, tmp_path, monkeypatch):
+    (tmp_path / "c.yaml").write_text("echo: {word: hi}\n")
+    with pytest.raises(ValueError, match=r"unknown settings \['echo'\]"):
+        command.read_config(tmp_path / "c.yaml")
+    monkeypatch.setitem(command.SECTIONS, "echo", Echo)
+    report = command.evaluate(saved_model, command.read_config(tmp_path / "c.yaml"), tmp_path / "o")
+    assert report["results"] == {"echo": {"word": "hi", "train": 1438}}
+    assert set(report["seconds"]) == {"echo", "total"}
+    monkeypatch.delitem(command.SECTIONS, "knn")
+    (tmp_path / "c.yaml").write_text("knn: {}\n")
+    with pytest.raises(ValueError, match=r"unknown settings \['knn'\]"):
+        command.read_config(tmp_path / "c.yaml")

@@ -70,7 +70,8 @@ def test_the_label_flow_setting_is_what_labels_run():
 
     label = presets.build("digits-joint", tiny=True).label
     given = presets.config("digits-joint")["label"]
-    assert label.flow == {k: given[k] for k in ("solver", "steps", "g")} != Modality.flow
+    fields = {k: given[k] for k in ("solver", "steps", "g")}
+    assert label.flow == zoning.FlowSettings(**fields) != Modality.flow
     labels = torch.tensor([0, 3, 3, 9])
     weights = torch.full((10,), 0.1)
 
@@ -80,9 +81,10 @@ def test_the_label_flow_setting_is_what_labels_run():
 
     def expected(flow):
         z = zoning.compute_latents(
-            label.anchors, index=labels, generator=torch.Generator().manual_seed(0), **flow
-        )
-        path = {"steps": flow["steps"], "solver": flow["solver"]}
+            label.anchors, index=labels, generator=torch.Generator().manual_seed(0),
+            solver=flow.solver, steps=flow.steps, g=flow.g,
+        )  # fmt: skip
+        path = {"steps": flow.steps, "solver": flow.solver}
         return (
             z,
             zoning.assign(z, label.anchors, weights=weights, **path),
@@ -92,7 +94,7 @@ def test_the_label_flow_setting_is_what_labels_run():
     preset = runs()
     for got, want in zip(preset, expected(label.flow), strict=True):
         assert torch.equal(got, want)
-    label.flow = {"solver": "euler", "steps": 5, "g": 1e-2}
+    label.flow = zoning.FlowSettings(solver="euler", steps=5, g=1e-2)
     changed = runs()
     for got, want in zip(changed, expected(label.flow), strict=True):
         assert torch.equal(got, want)
@@ -119,3 +121,47 @@ def test_image_decode_and_invert_pass_the_rk45_cap_on():
         image.decode(z, max_evaluations=7)
     with pytest.raises(EvaluationCapError, match="cap of 7 velocity evaluations"):
         image.invert(x, z, max_evaluations=7)
+
+
+@pytest.mark.parametrize("name", ["digits-joint", "mnist-representation"])
+def test_the_image_flow_setting_is_what_image_latents_run(name):
+    """`image.flow` is the preset's image flow (DPM-Solver++ or case study 2's Euler), and the
+    model's latents are a zoning call with exactly its fields."""
+    from lzn import zoning
+
+    model = presets.build(name, tiny=True).eval()
+    flow = model.image.flow
+    assert flow == presets.settings(name).image.flow != zoning.FlowSettings()
+    size = model.image.image_size
+    images = torch.rand(5, model.image.channels, size, size) * 2 - 1
+    with torch.no_grad():
+        got = model.latents(images, generator=torch.Generator().manual_seed(0))
+        expected = zoning.compute_latents(
+            model.encode(images), generator=torch.Generator().manual_seed(0),
+            solver=flow.solver, steps=flow.steps, g=flow.g,
+        )  # fmt: skip
+    assert torch.equal(got, expected)
+
+
+def test_image_latents_with_a_bank_and_gather_are_the_zoning_call_on_bank_plus_batch():
+    """One code path for one process and many: without a process group, gathering changes
+    nothing, and the batch's latents sit behind the bank's anchors (index offset by the bank)."""
+    from lzn import zoning
+
+    model = presets.build("digits-joint", tiny=True).eval()
+    images = torch.rand(5, 1, 8, 8) * 2 - 1
+    bank = torch.randn(7, model.latent_dim)
+
+    def seeded():
+        return torch.Generator().manual_seed(0)
+
+    with torch.no_grad():
+        alone = model.image.latents(images, bank=bank, generator=seeded())
+        gathered = model.image.latents(images, bank=bank, generator=seeded(), gather=True)
+        expected = zoning.compute_latents(
+            torch.cat([bank, model.encode(images)]), index=torch.arange(7, 12),
+            generator=seeded(), flow=model.image.flow,
+        )  # fmt: skip
+    assert torch.equal(alone, expected) and torch.equal(gathered, expected)
+    with pytest.raises(ValueError, match="bank= and gather= do not apply"):
+        model.label.latents(torch.tensor([1, 2]), gather=True)

@@ -6,7 +6,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lzn import zoning
 from lzn.modalities import rectified_flow as rf
-from lzn.train.module import JointModule, global_class_weights
+from lzn.train.module import JointModule
 
 from .tiny import tiny_module
 
@@ -34,11 +34,11 @@ class FixedNoiseJoint(JointModule):
         images, labels, ids = batch
         anchors, index = zoning.gather_anchors(self.model.image.encode(images))
         z = zoning.compute_latents(
-            anchors, noise=LATENT_NOISE[ids], index=index, **self.model.image.flow
+            anchors, noise=LATENT_NOISE[ids], index=index, flow=self.model.image.flow
         )
         velocity = self.model.image.velocity(z, labels)
         rf_loss = rf.loss(velocity, images, noise=IMAGE_NOISE[ids], t=TIMES[ids])
-        weights = global_class_weights(labels, 10)
+        weights = self.model.label.class_weights(labels, gather=True)  # summed over ranks
         return {"rf": rf_loss, "label": self.model.label.alignment_loss(z, labels, weights)}
 
 

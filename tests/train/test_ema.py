@@ -15,10 +15,9 @@ DECODER_STEPS, STEPS = 2, 4
 
 def _trained(max_steps, cls=JointModule, latent_input=True):
     L.seed_everything(0)  # the same initial weights, data order and noise for every run
-    config, recipe = tiny("digits-joint")
+    config, recipe = tiny("digits-joint", cls)
     config["label"]["steps"] = 10  # fast; the mechanics do not depend on it
     config["image"]["decoder"]["latent_input"] = latent_input
-    recipe = {k: v for k, v in recipe.items() if k in cls.recipe_keys}
     iterations = {"encoder": STEPS, "decoder": DECODER_STEPS, "label": STEPS}
     module = cls(model=config, recipe=recipe | {"iterations": iterations})
     trainer = L.Trainer(

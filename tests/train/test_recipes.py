@@ -1,8 +1,10 @@
 """Training modules from a preset with changes, or a full config; each case study refuses a
 model or recipe it cannot train, naming the problem; the representation module trains."""
 
+import dataclasses
 import importlib
 import math
+import re
 from pathlib import Path
 
 import lightning as L
@@ -11,22 +13,21 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, TensorDataset
 
-from lzn.train.module import (
-    GenerationModule,
-    JointModule,
-    LZNModule,
-    RepresentationModule,
-    resolve,
-)
+from lzn import presets
+from lzn.train.module import GenerationModule, JointModule, RepresentationModule, resolve
+from lzn.train.recipe import DEFAULTS, JointRecipe, RepresentationRecipe
 
 from .tiny import tiny
 
 
 def test_changes_apply_on_top_of_the_preset():
-    config, recipe = resolve("cifar10-joint", {"latent_dim": 64}, {"lr": {"label": 1e-3}})
+    config, recipe = resolve(
+        "cifar10-joint", {"latent_dim": 64}, {"lr": {"label": 1e-3}}, JointRecipe
+    )
     assert config["latent_dim"] == 64
-    assert recipe["lr"] == {"encoder": 5e-5, "decoder": 2e-3, "label": 1e-3}
-    assert "batch_size" not in recipe  # the data module's
+    assert recipe.lr == {"encoder": 5e-5, "decoder": 2e-3, "label": 1e-3}
+    assert recipe.ema == presets.recipe("cifar10-joint")["ema"]
+    assert not hasattr(recipe, "batch_size")  # the data module's
 
 
 @pytest.mark.parametrize(
@@ -35,23 +36,26 @@ def test_changes_apply_on_top_of_the_preset():
         ({"image": {"flow": {"stepz": 3}}}, {}, "'model.image.flow.stepz'"),
         ({}, {"iterations": {"labels": 3}}, "'recipe.iterations.labels'"),
         ({}, {"batch_size": 3}, "data.batch_size"),
+        ({}, {"ema": "high"}, "recipe.ema: expected float or null, got 'high'"),
+        ({}, {"lr": {"encoder": "x"}}, "recipe.lr.encoder: expected float, got 'x'"),
+        ({}, {"optimizer": "adamw"}, "recipe.optimizer: expected one of 'adam', 'sgd'"),
+        ({}, {"label_loss_weigth": 2.0}, "unknown key recipe.label_loss_weigth"),
     ],
 )
-def test_unknown_keys_are_named(model, recipe, message):
-    with pytest.raises(ValueError, match=message):
-        resolve("digits-joint", model, recipe)
+def test_unknown_keys_and_wrong_types_are_named(model, recipe, message):
+    with pytest.raises(ValueError, match=re.escape(message) if "'" in message else message):
+        resolve("digits-joint", model, recipe, JointRecipe)
 
 
 def test_each_case_study_refuses_a_model_it_cannot_train():
-    config, recipe = tiny("mnist-representation")
-    shared = {k: v for k, v in recipe.items() if k in GenerationModule.recipe_keys}
+    config, recipe = tiny("mnist-representation", GenerationModule)
     with pytest.raises(ValueError, match="image decoder"):
-        GenerationModule(model=config, recipe=shared)
+        GenerationModule(model=config, recipe=recipe)
     config, recipe = tiny("mnist-generation")
     with pytest.raises(ValueError, match="label modality"):
         JointModule(model=config, recipe=recipe)
     with pytest.raises(ValueError, match="encoder alone"):
-        RepresentationModule(model=config, recipe=recipe)
+        RepresentationModule(model=config, recipe=recipe | {"augment": "simclr"})
 
 
 def test_a_recipe_must_give_every_part_a_learning_rate():
@@ -63,7 +67,7 @@ def test_a_recipe_must_give_every_part_a_learning_rate():
 
 def test_representation_learning_aligns_the_two_views():
     torch.manual_seed(0)
-    config, recipe = tiny("mnist-representation")
+    config, recipe = tiny("mnist-representation", RepresentationModule)
     module = RepresentationModule(model=config, recipe=recipe | {"warmup_steps": 1})
     assert not any(k.startswith("views") for k in module.state_dict())  # no state to save
     x = torch.rand(32, 1, 28, 28) * 2 - 1
@@ -119,46 +123,48 @@ def test_the_rectified_flow_baseline_trains_the_decoder_alone():
 
 
 @pytest.mark.parametrize(
-    ("cls", "preset", "recipe", "names"),
+    ("cls", "preset", "recipe", "key"),
     [
-        (GenerationModule, "mnist-generation", {"alpha": 0.5}, "recipe.alpha is"),
-        (JointModule, "digits-joint", {"cutoff": 0.1, "log_loss": False},
-         "recipe.cutoff, recipe.log_loss are"),
+        (GenerationModule, "mnist-generation", {"alpha": 0.5}, "alpha"),
+        (JointModule, "digits-joint", {"cutoff": 0.1, "log_loss": False}, "cutoff"),
         (RepresentationModule, "mnist-representation", {"label_loss_weight": 2.0},
-         "recipe.label_loss_weight is"),
-        (GenerationModule, "mnist-generation", {"label_loss_weight": 2.0},
-         "recipe.label_loss_weight is"),
+         "label_loss_weight"),
+        (GenerationModule, "mnist-generation", {"label_log": True}, "label_log"),
     ],
 )  # fmt: skip
-def test_a_recipe_key_the_module_does_not_use_is_refused_by_name(cls, preset, recipe, names):
-    uses = ", ".join(cls.recipe_keys)
-    with pytest.raises(
-        ValueError, match=rf"^{names} not used by {cls.__name__} \(it uses: {uses}\)$"
-    ):
+def test_a_recipe_key_the_module_does_not_use_is_refused_by_name(cls, preset, recipe, key):
+    known = ", ".join(f.name for f in dataclasses.fields(cls.recipe_type))
+    with pytest.raises(ValueError, match=rf"^unknown key recipe\.{key} \(known: {known}\)$"):
         cls(preset, recipe=recipe)
 
 
-def test_a_full_recipe_is_checked_as_the_users():
-    config, recipe = tiny("mnist-representation")  # alpha, cutoff, log_loss: representation's
-    config["image"] = tiny("mnist-generation")[0]["image"]
-    with pytest.raises(ValueError, match=r"recipe.alpha, recipe.cutoff, recipe.log_loss are not"):
-        GenerationModule(model=config, recipe=recipe | {"lr": {}, "iterations": {}})
+def test_a_recipe_is_a_typed_object_or_its_dict():
+    by_dict = JointModule("digits-joint", recipe={"label_log": True, "lr": {"label": 1e-2}})
+    typed = JointModule("digits-joint", recipe=JointRecipe(label_log=True, lr={"label": 1e-2}))
+    assert by_dict.recipe == typed.recipe
+    assert typed.recipe.label_log is True and typed.recipe.lr["label"] == 1e-2
+    assert typed.recipe.lr["encoder"] == presets.recipe("digits-joint")["lr"]["encoder"]
+    # What a checkpoint stores: the changes, as plain data (no class to unpickle).
+    assert typed.hparams["recipe"] == {"label_log": True, "lr": {"label": 1e-2}}
+    with pytest.raises(ValueError, match="recipe must be a JointRecipe or its dict"):
+        JointModule("digits-joint", recipe=RepresentationRecipe(alpha=0.5))
 
 
-def test_metadata_and_the_keys_a_preset_holds_for_another_module_are_not_refused():
+def test_keys_a_preset_holds_for_another_module_are_dropped_and_defaults_fill_the_rest():
     # digits-joint's recipe holds label_loss_weight, which GenerationModule does not read.
     module = GenerationModule("digits-joint", recipe={"source": "here"})
-    assert "label_loss_weight" not in module.recipe  # what runs, nothing else
-    assert module.recipe["source"] == "here"
+    assert not hasattr(module.recipe, "label_loss_weight")  # what runs, nothing else
+    assert module.recipe.source == "here"
     config, recipe = tiny("digits-joint")
-    del recipe["label_loss_weight"]
-    module = GenerationModule(model=config, recipe=recipe | {"paper": "a table"})
-    assert module.recipe["paper"] == "a table"
-    assert JointModule("digits-joint").recipe["label_loss_weight"] == 1.0
+    del recipe["label_loss_weight"], recipe["ema"]
+    module = JointModule(model=config, recipe=recipe | {"paper": "a table"})
+    assert module.recipe.paper == "a table"
+    assert module.recipe.label_loss_weight == DEFAULTS["label_loss_weight"]
+    assert module.recipe.ema == DEFAULTS["ema"]
 
 
 def _recording(cls):
-    """`cls` whose recipe records every key read from it, from construction on."""
+    """`cls` whose recipe records every field read from it, from construction on."""
 
     class Recorded(cls):
         def __setattr__(self, name, value):
@@ -169,29 +175,23 @@ def _recording(cls):
     return Recorded
 
 
-class _Reads(dict):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.read = set()
+class _Reads:
+    def __init__(self, recipe):
+        self._recipe, self.read = recipe, set()
 
-    def __getitem__(self, key):
-        self.read.add(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self.read.add(key)
-        return super().get(key, default)
+    def __getattr__(self, name):
+        self.read.add(name)
+        return getattr(self._recipe, name)
 
 
 @pytest.mark.parametrize("cls", [GenerationModule, JointModule, RepresentationModule])
-def test_each_module_declares_exactly_the_recipe_keys_it_reads(cls):
-    """Constructing the module and training it one step reads every declared key, and no other:
-    a declared key it ignores would be accepted and do nothing."""
+def test_each_module_reads_every_field_of_its_recipe(cls):
+    """Constructing the module and training it one step reads every field of its recipe type
+    but the notes: a field it ignored would be accepted and do nothing."""
     name = {RepresentationModule: "mnist-representation"}.get(cls, "digits-joint")
-    config, recipe = tiny(name)
+    config, recipe = tiny(name, cls)
     if cls is GenerationModule:
         config["label"] = None
-        recipe = {k: v for k, v in recipe.items() if k in cls.recipe_keys}
         recipe["lr"].pop("label"), recipe["iterations"].pop("label")
     module = _recording(cls)(model=config, recipe=recipe)
     size = module.model.image.image_size
@@ -201,8 +201,8 @@ def test_each_module_declares_exactly_the_recipe_keys_it_reads(cls):
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     trainer.fit(module, DataLoader(TensorDataset(x, torch.arange(8) % 10), batch_size=8))
-    assert module.recipe.read == set(cls.recipe_keys)
-    assert set(LZNModule.recipe_keys) <= set(cls.recipe_keys)
+    fields = {f.name for f in dataclasses.fields(cls.recipe_type)}
+    assert module.recipe.read == fields - {"paper", "source"}
 
 
 FIT_CONFIGS = sorted(
@@ -219,7 +219,7 @@ def test_every_config_constructs_its_training_module(path):
     module_name, name = args["class_path"].rsplit(".", 1)
     with torch.device("meta"):
         module = getattr(importlib.import_module(module_name), name)(**args["init_args"])
-    assert set(module.recipe) >= set(type(module).recipe_keys)
+    assert isinstance(module.recipe, type(module).recipe_type)
 
 
 def test_the_conditional_rectified_flow_baseline_trains_the_decoder_with_the_label_alone():
@@ -228,7 +228,7 @@ def test_the_conditional_rectified_flow_baseline_trains_the_decoder_with_the_lab
     torch.manual_seed(0)
     config, recipe = tiny("mnist-joint")
     config["image"]["decoder"]["latent_input"] = False
-    recipe = {k: v for k, v in recipe.items() if k != "label_loss_weight"}
+    recipe = {k: v for k, v in recipe.items() if k not in ("label_loss_weight", "label_log")}
     module = GenerationModule(model=config, recipe=recipe | {"warmup_steps": 1})
     decoder = module.model.image.decoder
     assert decoder.latent_dim == 0 and decoder.num_classes == 10

@@ -25,9 +25,10 @@ from lzn.data.views import MAX_SHORT_SIDE
 
 
 class LZNData(L.LightningDataModule):
-    def __init__(self, batch_size: int, num_workers: int = 0):
+    def __init__(self, batch_size: int | None = None, num_workers: int = 0):
+        """batch_size: the global batch; None: the model preset's (`lzn fit` fills it in)."""
         super().__init__()
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.train: Dataset | None = None
@@ -51,6 +52,11 @@ class LZNData(L.LightningDataModule):
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         start = trainer.global_step if trainer else 0  # restored already when resuming
+        if self.batch_size is None:
+            raise ValueError(
+                f"{type(self).__name__}: batch_size is not set (lzn fit takes the model preset's; "
+                "without a preset, give data.batch_size)"
+            )
         if self.batch_size % world:
             raise ValueError(
                 f"batch_size {self.batch_size} (the global batch) is not divisible by the "
@@ -75,7 +81,7 @@ class _HeldOutSplit(LZNData):
     source = ""
 
     def __init__(
-        self, batch_size: int = 256, test_fraction: float = 0.2, split_seed: int = 0,
+        self, batch_size: int | None = None, test_fraction: float = 0.2, split_seed: int = 0,
         num_workers: int = 0,
     ):  # fmt: skip
         super().__init__(batch_size, num_workers)
@@ -128,7 +134,7 @@ class CIFAR10Data(LZNData):
     """CIFAR-10's 50,000 training images, from the binary version in `root` (no pickle)."""
 
     def __init__(
-        self, root: str = "data/cifar10", batch_size: int = 2000, download: bool = False,
+        self, root: str = "data/cifar10", batch_size: int | None = None, download: bool = False,
         num_workers: int = 0,
     ):  # fmt: skip
         super().__init__(batch_size, num_workers)
@@ -155,7 +161,7 @@ class FolderData(LZNData):
     whose shorter side exceeds `max_short_side` are first downscaled to it)."""
 
     def __init__(
-        self, root: str, size: int, batch_size: int = 256, channels: int = 3,
+        self, root: str, size: int, batch_size: int | None = None, channels: int = 3,
         labels: bool | None = None, on_corrupt: str = "error", num_workers: int = 4,
         crop_pairs: bool = False, max_short_side: int = MAX_SHORT_SIDE,
     ):  # fmt: skip
@@ -180,7 +186,7 @@ class ImageNetData(LZNData):
     to it); `crop_pairs=False` gives the image resized on its shorter side and centre-cropped."""
 
     def __init__(
-        self, root: str = "data/imagenet", size: int = 224, batch_size: int = 8192,
+        self, root: str = "data/imagenet", size: int = 224, batch_size: int | None = None,
         num_workers: int = 16, crop_pairs: bool = True, max_short_side: int = MAX_SHORT_SIDE,
     ):  # fmt: skip
         super().__init__(batch_size, num_workers)

@@ -13,7 +13,8 @@
     lzn_eval.classification_accuracy(model, x, y, alpha=0.0, batch_size=..., bank="model")
     lzn_eval.reconstruction_error(model, x, repeats=20)    # the paper's definition
 
-`lzn evaluate --model DIR --config FILE --out DIR` runs them from a config (lzn.eval.command).
+`lzn evaluate --model DIR --config FILE --out DIR` runs them from a config (lzn.eval.command; one
+class per config section in lzn.eval.sections).
 """
 
 from lzn.eval.accuracy import accuracy_grid, classification_accuracy

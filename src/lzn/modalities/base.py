@@ -12,27 +12,27 @@ source's latents with the target's decoder. A new data type is one subclass:
         def encode(self, batch): ...             # -> anchors (b, latent_dim)
         def decode(self, latents, **kw): ...     # -> samples (omit if it has no decoder)
 
-then `model.add_modality(TextModality(...))` and `model.translate(texts, "text", "image")`.
+then `model.add_modality(TextModality(...))` and `model.translate(texts, "text", "image")`. To be
+saved with the model (`LZN.save_pretrained`), it also says how it is rebuilt (`init_args`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from types import MappingProxyType
 
 import torch
 from torch import Tensor, nn
 
 from lzn import zoning
+from lzn.zoning.flow_settings import DEFAULT_FLOW, FlowSettings
 
 
 class Modality(nn.Module, ABC):
     name: str
     latent_dim: int
-    # How latents are computed from this modality's anchors (t = 0 Gaussian, t = 1 anchors). A
-    # modality with its own settings sets `self.flow` (a dict); this shared default is read-only.
-    flow: Mapping = MappingProxyType({"solver": "euler", "steps": 20, "g": 1e-3})
+    # How latents are computed from this modality's anchors (t = 0 Gaussian, t = 1 anchors), read
+    # by every computation of the modality. A modality with its own settings sets `self.flow`.
+    flow: FlowSettings = DEFAULT_FLOW
 
     @abstractmethod
     def validate(self, batch: Tensor) -> Tensor:
@@ -49,15 +49,22 @@ class Modality(nn.Module, ABC):
         alpha: float = 1.0,
         bank: Tensor | None = None,
         generator: torch.Generator | None = None,
+        gather: bool = False,
     ) -> Tensor:
-        """Latents (b, q) of the batch in the zones cut by its anchors (plus a fixed `bank`)."""
+        """Latents (b, q) of the batch in the zones cut by its anchors (plus a fixed `bank`).
+        gather: the zones are cut by the anchors of every process's batch (all-gathered, with
+        gradients back to their process: the paper's latent parallelism); without a process
+        group this changes nothing."""
         anchors = self.encode(batch)
         index = None
+        if gather:
+            anchors, index = zoning.gather_anchors(anchors)
         if bank is not None:
-            index = torch.arange(len(bank), len(bank) + len(anchors), device=anchors.device)
+            own = torch.arange(len(anchors), device=anchors.device) if index is None else index
+            index = own + len(bank)
             anchors = torch.cat([bank.to(anchors), anchors])
         return zoning.compute_latents(
-            anchors, alpha=alpha, index=index, generator=generator, **self.flow
+            anchors, alpha=alpha, index=index, generator=generator, flow=self.flow
         )
 
     def decode(
@@ -65,3 +72,9 @@ class Modality(nn.Module, ABC):
     ) -> Tensor:
         """Samples for latents (b, q); randomness, if any, comes from `generator`."""
         raise NotImplementedError(f"the {self.name} modality of this model has no decoder")
+
+    def init_args(self) -> dict | None:
+        """The keyword arguments, JSON-able, that rebuild this modality (its weights aside):
+        `type(self)(**init_args)`. `LZN.save_pretrained` stores them, with the class path, for a
+        modality added with `add_modality`; None (the default) means it cannot be stored."""
+        return None

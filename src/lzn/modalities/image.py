@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from lzn import rng
 from lzn.modalities import rectified_flow as rf
 from lzn.modalities.base import Modality
+from lzn.zoning.flow_settings import FlowSettings
 
 # Pixel values this far outside [-1, 1] mean the caller passed [0, 255] or unnormalised data.
 _RANGE_SLACK = 0.5
@@ -31,11 +32,12 @@ class ImageModality(Modality):
         channels: int,
         latent_dim: int,
         num_classes: int = 0,
-        flow: dict | None = None,
+        flow: FlowSettings | None = None,
     ):
+        """flow: how latents are computed from image anchors (None: the base default)."""
         super().__init__()
         if flow is not None:
-            self.flow = dict(flow)
+            self.flow = flow
         self.encoder, self.decoder = encoder, decoder
         self.image_size, self.channels = image_size, channels
         self.latent_dim, self.num_classes = latent_dim, num_classes

@@ -9,10 +9,17 @@ bias the zones); tests use uniform weights.
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from lzn import zoning
 from lzn.modalities.base import Modality
+from lzn.zoning.flow_settings import FlowSettings, resolve
+
+# The label flow of case study 3: Euler, 100 steps (paper App. E.4), g = 1e-4 (code); the
+# alignment loss leaves out the first 20% of its steps (cutoff 0.2).
+LABEL_FLOW = FlowSettings(solver="euler", steps=100, g=1e-4)
+LABEL_CUTOFF = 0.2
 
 
 class LabelModality(Modality):
@@ -23,19 +30,20 @@ class LabelModality(Modality):
         num_classes: int,
         latent_dim: int,
         *,
-        steps: int = 100,
-        g: float = 1e-4,
-        solver: str = "euler",
-        cutoff: float = 0.2,
+        flow: FlowSettings = LABEL_FLOW,
+        cutoff: float = LABEL_CUTOFF,
+        steps: int | None = None,
+        g: float | None = None,
+        solver: str | None = None,
     ):
-        """steps, g, solver: the label flow (`self.flow`, read by latents, decode and the
-        alignment loss; the presets' Euler, 100 steps, g 1e-4 are the defaults); cutoff: the
-        share of the flow's first steps the alignment loss leaves out."""
+        """flow: the label flow (`self.flow`, read by latents, decode and the alignment loss);
+        steps, g, solver override its fields. cutoff: the share of the flow's first steps the
+        alignment loss leaves out."""
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"a label set needs at least 2 classes, got {num_classes}")
         self.num_classes, self.latent_dim = num_classes, latent_dim
-        self.flow = {"solver": solver, "steps": steps, "g": g}  # this instance's, not the base's
+        self.flow = resolve(flow, solver=solver, steps=steps, g=g)
         self.cutoff = cutoff
         self.anchors = nn.Parameter(torch.randn(num_classes, latent_dim))
 
@@ -64,14 +72,15 @@ class LabelModality(Modality):
         alpha: float = 1.0,
         bank: Tensor | None = None,
         generator: torch.Generator | None = None,
+        gather: bool = False,
     ) -> Tensor:
         """Latents in the zones of `labels` among all label anchors, with uniform weights (the
-        label set is fixed, so `bank` does not apply)."""
-        if bank is not None:
-            raise ValueError("labels have a fixed anchor set: bank= does not apply to them")
+        label set is fixed, so `bank` and `gather` do not apply)."""
+        if bank is not None or gather:
+            raise ValueError("labels have a fixed anchor set: bank= and gather= do not apply")
         labels = self.validate(labels)
         return zoning.compute_latents(
-            self.anchors, index=labels, alpha=alpha, generator=generator, **self.flow
+            self.anchors, index=labels, alpha=alpha, generator=generator, flow=self.flow
         )
 
     def decode(
@@ -82,15 +91,16 @@ class LabelModality(Modality):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The label (b,) whose zone holds each latent (deterministic: `generator` is unused)."""
-        flow = self.flow  # g only sets where latents start; the forward flow does not use it
-        return zoning.assign(
-            latents, self.anchors, steps=flow["steps"], solver=flow["solver"], weights=weights
-        )
+        return zoning.assign(latents, self.anchors, flow=self.flow, weights=weights)
 
-    def class_weights(self, labels: Tensor) -> Tensor:
-        """The batch's class frequencies: the mixture weights of the label flow in training."""
+    def class_weights(self, labels: Tensor, *, gather: bool = False) -> Tensor:
+        """The batch's class frequencies: the mixture weights of the label flow in training.
+        gather: of the global batch (counts summed over the processes of a process group)."""
         counts = torch.bincount(self.validate(labels), minlength=self.num_classes)
-        return counts.to(self.anchors.dtype) / counts.sum()
+        counts = counts.to(self.anchors.dtype)
+        if gather and dist.is_available() and dist.is_initialized():
+            dist.all_reduce(counts)
+        return counts / counts.sum()
 
     def alignment_loss(
         self, latents: Tensor, labels: Tensor, weights: Tensor | None = None, *, log: bool = False
@@ -103,8 +113,7 @@ class LabelModality(Modality):
             latents,
             self.anchors,
             labels,
-            steps=self.flow["steps"],
-            solver=self.flow["solver"],
+            flow=self.flow,
             cutoff=self.cutoff,
             log=log,
             weights=weights,

@@ -15,11 +15,11 @@ import torch
 from torch import Tensor
 
 from lzn import rng
+from lzn.integrators import SAMPLERS, Integrator
 
 Velocity = Callable[[Tensor, Tensor], Tensor]  # (x (b, ...), t (b,)) -> velocity (b, ...)
 
 T_MIN = 1e-3
-SAMPLERS = ("euler", "heun", "rk45")
 # RK45's cap on velocity evaluations per sample. A trained rectified flow needs about 100-300 at
 # rtol = atol = 1e-5; a field that makes the adaptive steps collapse would otherwise run for hours.
 MAX_EVALUATIONS = 1000
@@ -162,26 +162,29 @@ def integrate(
     """Solve dx/dt = velocity(x, t) from t0 to t1; returns x(t1) and the number of evaluations.
 
     sampler: "euler" or "heun" (`steps` fixed steps) or "rk45" (adaptive, `rtol` / `atol`, at
-    most `max_evaluations` velocity evaluations per sample, else `EvaluationCapError`).
+    most `max_evaluations` velocity evaluations per sample, else `EvaluationCapError`), or their
+    torchdiffeq names "heun2" and "dopri5" (`lzn.integrators.SAMPLERS`).
     `progress`, if given, is called before every step with the fraction of the time span that the
     slowest sample has covered (1.0 at the end).
     """
-    check_sampler(sampler, steps)
-    if sampler == "rk45":
+    method = check_sampler(sampler, steps)
+    if method.name == "rk45":
         if not isinstance(max_evaluations, int) or max_evaluations < 1 + _RK45_STAGES:
             raise ValueError(
                 f"max_evaluations must be an integer >= {1 + _RK45_STAGES} (one RK45 step), "
                 f"got {max_evaluations!r}"
             )
         return _rk45(velocity, x, t0, t1, rtol, atol, max_evaluations, progress)
-    x, evaluations = _fixed_steps(velocity, x, t0, t1, steps, sampler == "heun", progress)
+    x, evaluations = _fixed_steps(velocity, x, t0, t1, steps, method.name == "heun", progress)
     if progress is not None:
         progress(1.0)
     return x, evaluations
 
 
-def check_sampler(sampler: str, steps: int) -> None:
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}: use one of {', '.join(SAMPLERS)}")
-    if sampler != "rk45" and (not isinstance(steps, int) or steps < 1):
+def check_sampler(sampler: str, steps: int) -> Integrator:
+    """The sampler that `sampler` names, or a ValueError (that lists the valid names, or says
+    that a sampler with a step count needs a positive one)."""
+    method = SAMPLERS.lookup(sampler)
+    if method.takes_steps and (not isinstance(steps, int) or steps < 1):
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    return method

@@ -15,48 +15,59 @@ code from the weight files.
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from lzn.class_path import import_class
 from lzn.nets.heads import ProjectionHead
 
-HEAD_DEFAULTS = {"hidden": 256, "layers": 2, "channels_per_group": 8}
+
+@dataclass(frozen=True)
+class BackboneHeadConfig:
+    """The projection head from the backbone's features to the anchors (`ProjectionHead`)."""
+
+    hidden: int = 256
+    layers: int = 2
+    channels_per_group: int = 8
 
 
-def build_backbone(spec: dict) -> nn.Module:
-    """The network `{"class_path": "package.module.Class", "init_args": {...}}` describes."""
+def check_backbone(spec: dict) -> None:
+    """Refuse a backbone entry that is not {"class_path": "...", "init_args": {...}}."""
     if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
         raise ValueError(f"a backbone is {{class_path: ..., init_args: {{...}}}}, got {spec!r}")
     extra = sorted(set(spec) - {"class_path", "init_args"})
     if extra:
         raise ValueError(f"unknown backbone keys {extra} (give class_path and init_args)")
-    module_name, _, name = spec["class_path"].rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"backbone class {spec['class_path']!r} cannot be imported") from None
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ValueError(f"backbone {spec['class_path']!r} is not a torch.nn.Module class")
+
+
+def build_backbone(spec: dict) -> nn.Module:
+    """The network `{"class_path": "package.module.Class", "init_args": {...}}` describes
+    (importing its module: see `lzn.class_path`)."""
+    check_backbone(spec)
+    path = spec["class_path"]
+    cls = import_class(path, nn.Module, what="backbone", base_name="torch.nn.Module")
     try:
         return cls(**(spec.get("init_args") or {}))
     except TypeError as e:
-        raise ValueError(f"backbone {spec['class_path']}: {e}") from None
+        raise ValueError(f"backbone {path}: {e}") from None
 
 
 class BackboneEncoder(nn.Module):
     """Images in [-1, 1] -> anchors (b, latent_dim): `backbone`, then a `ProjectionHead`."""
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, latent_dim: int, head: dict):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        latent_dim: int,
+        head: BackboneHeadConfig = BackboneHeadConfig(),
+    ):
         super().__init__()
-        unknown = sorted(set(head) - set(HEAD_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown head keys {unknown} (known: {list(HEAD_DEFAULTS)})")
-        head = {**HEAD_DEFAULTS, **head}
         self.backbone, self.feature_dim = backbone, feature_dim
         self.head = ProjectionHead(
-            feature_dim, head["hidden"], latent_dim, layers=head["layers"],
-            channels_per_group=head["channels_per_group"],
+            feature_dim, head.hidden, latent_dim, layers=head.layers,
+            channels_per_group=head.channels_per_group,
         )  # fmt: skip
 
     def features(self, x: Tensor) -> Tensor:

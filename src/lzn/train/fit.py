@@ -13,14 +13,18 @@ It is Lightning's CLI (jsonargparse): `model` names a training module and its pr
 - Ctrl-C (SIGINT) or SIGTERM lets the step in progress finish, writes last.ckpt and prints the
   command that resumes (exit status 128 + the signal's number); the final step is always saved;
 - checkpoints are written atomically and loaded without unpickling code;
-- the output folders are checked before anything is built;
-- `trainer.max_steps` defaults to the recipe's longest per-part iteration budget;
+- the output folders and the accelerator are checked before anything is built, and a
+  configuration mistake ends with one line that names it (exit status 2);
+- `trainer.max_steps` defaults to the recipe's longest per-part iteration budget, and
+  `data.batch_size` to the preset's global batch: a YAML recipe names its preset and states
+  only what differs from it (`lzn presets NAME` prints the preset);
 - one progress bar in steps, and none of Lightning's banners, tips and the libraries'
   deprecation warnings unless `--verbose` is given.
 """
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import signal
 import sys
@@ -29,12 +33,15 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from lzn import presets
 from lzn.data.modules import LZNData
 from lzn.model import CONFIG_FILE
 from lzn.output_dir import check_output_dir
 from lzn.train.callbacks import ExportPretrained, SampleGrid, StepProgressBar
 from lzn.train.checkpoint_io import AtomicCheckpointIO, saved_step
+from lzn.train.config_errors import one_line
 from lzn.train.interrupt import Interrupted, SignalStop
 from lzn.train.loggers import ResumableCSVLogger, TrimLogsOnResume
 from lzn.train.module import LZNModule
@@ -66,6 +73,16 @@ def _processes(trainer: dict) -> int:
     return count * int(trainer.get("num_nodes") or 1)
 
 
+def _check_accelerator(accelerator: object) -> None:
+    import torch
+
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"trainer.accelerator is {accelerator!r} but this machine has no CUDA GPU; to train "
+            "on the CPU add --trainer.accelerator cpu --trainer.devices 1 --trainer.num_nodes 1"
+        )
+
+
 class FitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
@@ -86,13 +103,22 @@ class FitCLI(LightningCLI):
         )
 
     def before_instantiate_classes(self) -> None:
-        # Before the model and data are built: a bad output path fails in a second.
+        # Before the model and data are built: a bad output path or a missing GPU fails at once.
         config = self._get(self.config, "trainer", default={})
+        _check_accelerator(config.get("accelerator"))
+        self._batch_size_from_preset()
         root = config.get("default_root_dir") or DEFAULT_ROOT
         check_output_dir(root, "trainer.default_root_dir")
         dirpath = self._get(self.config, "checkpoint").dirpath
         if dirpath is not None:
             check_output_dir(dirpath, "checkpoint.dirpath")
+
+    def _batch_size_from_preset(self) -> None:
+        """data.batch_size left out: the preset's global batch (its one home, lzn.presets)."""
+        data = self._get(self.config, "data").init_args
+        preset = self._get(self.config, "model").init_args.get("preset")
+        if data.get("batch_size") is None and preset is not None:
+            data.batch_size = presets.recipe(preset)["batch_size"]
 
     def instantiate_trainer(self, **kwargs):
         config = self._get(self.config_init, "trainer", default={})
@@ -110,7 +136,7 @@ class FitCLI(LightningCLI):
             # stops at the first step where a parameter gets no gradient.
             kwargs["strategy"] = "ddp_find_unused_parameters_true"
         if config.get("max_steps", -1) == -1:
-            kwargs["max_steps"] = max(self.model.recipe["iterations"].values())
+            kwargs["max_steps"] = max(self.model.recipe.iterations.values())
         callbacks = [*(config.get("callbacks") or []), ExportPretrained(), TrimLogsOnResume()]
         if config.get("enable_progress_bar") is not False:
             callbacks.append(StepProgressBar())
@@ -133,21 +159,38 @@ def fit(argv: list[str]) -> int:
         return 128 + signal.SIGINT
 
 
-def _fit(argv: list[str], command: list[str]) -> int:
+def _cli(argv: list[str]) -> FitCLI:
+    """The parsed configuration with the model, data and trainer built; a configuration
+    mistake raises ValueError with one line naming it."""
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    cli = FitCLI(
-        LZNModule,
-        LZNData,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        seed_everything_default=0,
-        trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
-        save_config_kwargs={"overwrite": True},  # a resumed run rewrites the same config.yaml
-        auto_configure_optimizers=False,  # the recipe sets the optimizers
-        parser_kwargs={"prog": "lzn fit", "description": DESCRIPTION},
-        args=argv,
-        run=False,
-    )
+    try:
+        return FitCLI(
+            LZNModule,
+            LZNData,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            seed_everything_default=0,
+            trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 10},
+            save_config_kwargs={"overwrite": True},  # a resumed run rewrites the same config.yaml
+            auto_configure_optimizers=False,  # the recipe sets the optimizers
+            # A parse error is raised, not printed with the usage: `one_line` words it.
+            parser_kwargs={
+                "prog": "lzn fit",
+                "description": DESCRIPTION,
+                "exit_on_error": False,
+                "allow_abbrev": False,  # a misspelt key must not be read as another
+            },
+            args=argv,
+            run=False,
+        )
+    except (argparse.ArgumentError, ValueError) as e:  # parsing, or a class refusing a value
+        raise ValueError(one_line(str(e))) from None
+    except MisconfigurationException as e:  # a trainer setting this machine cannot run
+        raise ValueError(f"trainer: {e}") from None
+
+
+def _fit(argv: list[str], command: list[str]) -> int:
+    cli = _cli(argv)
     trainer, checkpoint = cli.trainer, cli.trainer.checkpoint_callback
     root = Path(trainer.default_root_dir)
     say = print if trainer.is_global_zero else (lambda *_, **__: None)

@@ -7,8 +7,8 @@ frozen (it stays in the graph, as in the paper's recipes), gradient clipping, a 
 whenever the gradient is not finite (never NaN weights), an EMA of each part while it trains (a
 frozen part keeps the average it had at its freeze, as in the official code), and random numbers
 that are a function of (seed, step, rank) so that a resumed run repeats the uninterrupted one
-exactly. A case study only says what its losses are, and which recipe keys it reads
-(`recipe_keys`: a key given that the module does not read is refused by name):
+exactly. A case study only says what its losses are, and which hyper-parameters it reads (its
+`recipe_type`, `lzn.train.recipe`: a key given that the module does not read is refused by name):
 
 - `GenerationModule` (case study 1): the rectified-flow loss of the decoder conditioned on the
   latents of the images, with the anchors of all ranks gathered (latent parallelism).
@@ -24,58 +24,38 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
-from lzn import presets, rng, zoning
+from lzn import presets, rng
 from lzn.data import augment
 from lzn.losses import LatentAlignmentLoss
 from lzn.model import LZN
+from lzn.train import recipe as recipes
 from lzn.train.ema import EMA
+from lzn.train.recipe import JointRecipe, Recipe, RepresentationRecipe
 
 # Adam is every recipe's; SGD makes one step an exact function of the gradient (tests, probes).
 _OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-_AUGMENTATIONS = ("none", "hflip", "simclr")
-
-# A recipe without a preset starts from these; `lr` and `iterations` must name every trained part.
-RECIPE_DEFAULTS = {
-    "lr": None,  # {part: learning rate}
-    "iterations": None,  # {part: steps before it is frozen}
-    "ema": 0.999,
-    "optimizer": "adam",
-    "weight_decay": 0.0,
-    "grad_clip": 1.0,
-    "warmup_steps": 0,
-    "augment": "none",
-    "alpha": 1.0,  # representation: noise scale of the query view's latents
-    "cutoff": 0.2,  # representation: share of the flow's first steps left out of the loss
-    "log_loss": True,  # representation: -mean(log max P) (the paper's CE form)
-    "label_loss_weight": 1.0,  # joint
-    "paper": "",
-    "source": "",
-}
-# What a recipe says about itself, not what runs: never refused.
-RECIPE_METADATA = ("paper", "source")
 
 
-def resolve(preset: str | None, model: dict | None, recipe: dict | None) -> tuple[dict, dict]:
+def resolve(
+    preset: str | None, model: dict | None, recipe: Recipe | dict | None, recipe_type=Recipe
+) -> tuple[dict, Recipe]:
     """The model config and training recipe: a preset's with `model`/`recipe` changes applied
-    (unknown keys refused), or, without a preset, a full model config and a recipe."""
-    recipe = dict(recipe or {})
-    if "batch_size" in recipe:
+    (unknown keys refused by name), or, without a preset, a full model config and a recipe."""
+    if isinstance(recipe, dict) and "batch_size" in recipe:
         raise ValueError(
             "recipe.batch_size: the batch size is set by the data module (data.batch_size, "
             "the global batch over all devices)"
         )
+    changes = recipes.read(recipe_type, recipe)
     if preset is not None:
-        base = presets.recipe(preset)
-        base.pop("batch_size")
-        return presets.merge(presets.config(preset), model or {}, "model"), presets.merge(
-            base, recipe, "recipe"
-        )
-    if model is None:
+        config = presets.merge(presets.config(preset), model or {}, "model")
+    elif model is None:
         raise ValueError("give a preset (see lzn.presets.names()) or a full model config")
-    return dict(model), presets.merge(RECIPE_DEFAULTS, recipe, "recipe")
+    else:
+        config = dict(model)
+    return config, recipes.resolve(recipe_type, preset, changes)
 
 
 def step_seed(step: int, rank: int) -> int:
@@ -84,65 +64,41 @@ def step_seed(step: int, rank: int) -> int:
 
 
 class LZNModule(L.LightningModule):
-    # The recipe keys this module reads (besides RECIPE_METADATA); a subclass adds its own.
-    recipe_keys: tuple[str, ...] = (
-        "lr", "iterations", "ema", "optimizer", "weight_decay", "grad_clip", "warmup_steps",
-        "augment",
-    )  # fmt: skip
+    recipe_type: type[Recipe] = Recipe  # the hyper-parameters this module reads
 
     def __init__(
-        self, preset: str | None = None, model: dict | None = None, recipe: dict | None = None
+        self, preset: str | None = None, model: dict | None = None, recipe: Recipe | None = None
     ):
-        """preset: a name from `lzn.presets.names()` (architecture and recipe); model, recipe:
-        changes to the preset's (nested keys, e.g. {"lr": {"encoder": 1e-4}}), or in full
-        without a preset. A recipe key this module does not read is refused; `self.recipe`
-        holds the keys it reads (and the recipe's metadata), nothing else."""
+        """A training module built from a preset with changes; `self.recipe` is what runs.
+
+        Args:
+            preset: a name from `lzn presets` (its architecture and recipe).
+            model: changes to the preset's architecture (nested keys, e.g. {"latent_dim": 64}),
+                or a full model config without a preset.
+            recipe: changes to the preset's hyper-parameters (a `recipe_type`, or its dict,
+                e.g. {"lr": {"encoder": 1e-4}}).
+        """
         super().__init__()
-        self.save_hyperparameters()
-        self._refuse_unused_keys(recipe or {})
-        config, resolved = resolve(preset, model, recipe)
-        used = (*self.recipe_keys, *RECIPE_METADATA)
-        self.recipe = {k: v for k, v in resolved.items() if k in used}
+        config, self.recipe = resolve(preset, model, recipe, self.recipe_type)
+        # Plain data only: a checkpoint's hyper-parameters load without unpickling code.
+        changes = recipes.read(self.recipe_type, recipe).changes()
+        self.save_hyperparameters({"preset": preset, "model": model, "recipe": changes})
         self.model = LZN(config)
         self._check_recipe()
         self.automatic_optimization = False  # to skip non-finite steps and freeze parts
-        self.ema = EMA(self.model, self.recipe["ema"])
+        self.ema = EMA(self.model, self.recipe.ema)
         self.skipped_steps = 0  # steps whose gradient was not finite
         self.step_metrics: dict = {}  # what the last training step logged
-
-    def _refuse_unused_keys(self, given: dict) -> None:
-        """The keys the user gave must be read by this module: `alpha` set for a generation run
-        would otherwise change nothing, silently. Keys a preset holds for another case study are
-        not the user's and are dropped quietly."""
-        known = {*self.recipe_keys, *RECIPE_METADATA, "batch_size"}  # resolve explains the last
-        unused = [k for k in given if k not in known]
-        if unused:
-            names = ", ".join(f"recipe.{k}" for k in unused)
-            verb = "is" if len(unused) == 1 else "are"
-            raise ValueError(
-                f"{names} {verb} not used by {type(self).__name__} "
-                f"(it uses: {', '.join(self.recipe_keys)})"
-            )
 
     def _check_recipe(self) -> None:
         parts = set(self.parts())
         for key in ("lr", "iterations"):
-            given = set(self.recipe[key] or {})
+            given = set(getattr(self.recipe, key) or {})
             if given != parts:
                 raise ValueError(
                     f"recipe.{key} must name exactly the trained parts {sorted(parts)}, "
                     f"got {sorted(given)}"
                 )
-        if self.recipe["optimizer"] not in _OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimizer {self.recipe['optimizer']!r}: use one of "
-                f"{', '.join(_OPTIMIZERS)}"
-            )
-        if self.recipe["augment"] not in _AUGMENTATIONS:
-            raise ValueError(
-                f"recipe.augment must be one of {', '.join(_AUGMENTATIONS)}, "
-                f"got {self.recipe['augment']!r}"
-            )
 
     # What a case study defines ------------------------------------------------------------
 
@@ -161,12 +117,12 @@ class LZNModule(L.LightningModule):
         return parts
 
     def configure_optimizers(self):
-        lr = self.recipe["lr"]
+        lr = self.recipe.lr
         groups = [{"params": p, "lr": lr[name], "name": name} for name, p in self.parts().items()]
-        optimizer = _OPTIMIZERS[self.recipe["optimizer"]](
-            groups, weight_decay=self.recipe["weight_decay"]
+        optimizer = _OPTIMIZERS[self.recipe.optimizer](
+            groups, weight_decay=self.recipe.weight_decay
         )
-        warmup = max(1, self.recipe["warmup_steps"])
+        warmup = max(1, self.recipe.warmup_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, (step + 1) / warmup)
         )
@@ -174,14 +130,13 @@ class LZNModule(L.LightningModule):
 
     def _freeze_finished_parts(self) -> None:
         for name, params in self.parts().items():
-            if self.global_step >= self.recipe["iterations"][name]:
+            if self.global_step >= self.recipe.iterations[name]:
                 for p in params:
                     p.requires_grad_(False)
 
     def latents(self, images: Tensor, alpha: float = 1.0) -> Tensor:
         """Latents of this rank's images against the anchors of all ranks' images."""
-        anchors, index = zoning.gather_anchors(self.model.image.encode(images))
-        return zoning.compute_latents(anchors, index=index, alpha=alpha, **self.model.image.flow)
+        return self.model.image.latents(images, alpha=alpha, gather=True)
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         # Noise, dropout and augmentation of a step depend on (seed, step, rank) only: a run
@@ -198,7 +153,7 @@ class LZNModule(L.LightningModule):
         if total.requires_grad:  # False once every part has used its budget: nothing to train
             self.manual_backward(total)
         params = [p for p in self.model.parameters() if p.grad is not None]
-        norm = torch.nn.utils.clip_grad_norm_(params, self.recipe["grad_clip"])
+        norm = torch.nn.utils.clip_grad_norm_(params, self.recipe.grad_clip)
         finite = bool(torch.isfinite(norm))
         if not finite:
             self.skipped_steps += 1
@@ -233,25 +188,17 @@ class LZNModule(L.LightningModule):
         self.skipped_steps = checkpoint.get("skipped_steps", 0)
 
 
-def global_class_weights(labels: Tensor, num_classes: int) -> Tensor:
-    """Class frequencies of the global batch (summed over ranks): the label flow's weights."""
-    counts = torch.bincount(labels, minlength=num_classes).float()
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(counts)
-    return counts / counts.sum()
-
-
 class GenerationModule(LZNModule):
     def _check_recipe(self) -> None:
         super()._check_recipe()
         if self.model.image.decoder is None:
             raise ValueError(f"{type(self).__name__} needs a model with an image decoder")
-        if self.recipe["augment"] == "simclr":
+        if self.recipe.augment == "simclr":
             raise ValueError("recipe.augment 'simclr' (two views) is for RepresentationModule")
 
     def losses(self, batch) -> dict[str, Tensor]:
         images, labels = batch
-        if self.recipe["augment"] == "hflip":
+        if self.recipe.augment == "hflip":
             images = augment.hflip(images)
         one_hot = labels if self.model.image.num_classes > 0 else None  # decoder's label input
         if self.model.image.decoder.latent_dim == 0:
@@ -267,7 +214,22 @@ class GenerationModule(LZNModule):
 
 
 class JointModule(GenerationModule):
-    recipe_keys = (*GenerationModule.recipe_keys, "label_loss_weight")
+    recipe_type = JointRecipe
+
+    def __init__(
+        self,
+        preset: str | None = None,
+        model: dict | None = None,
+        recipe: JointRecipe | None = None,
+    ):
+        """Case study 3: generation plus the label alignment loss (see `LZNModule`).
+
+        Args:
+            preset: a name from `lzn presets` (its architecture and recipe).
+            model: changes to the preset's architecture, or a full config without a preset.
+            recipe: changes to the preset's hyper-parameters.
+        """
+        super().__init__(preset, model, recipe)
 
     def _check_recipe(self) -> None:
         super()._check_recipe()
@@ -276,23 +238,32 @@ class JointModule(GenerationModule):
 
     def latent_losses(self, z: Tensor, labels: Tensor) -> dict[str, Tensor]:
         label = self.model.label
-        weights = global_class_weights(labels, label.num_classes)
-        weight = self.recipe["label_loss_weight"]
-        return {"label": weight * label.alignment_loss(z, labels, weights)}
+        weights = label.class_weights(labels, gather=True)  # of the global batch
+        loss = label.alignment_loss(z, labels, weights, log=self.recipe.label_log)
+        return {"label": self.recipe.label_loss_weight * loss}
 
 
 class RepresentationModule(LZNModule):
-    recipe_keys = (*LZNModule.recipe_keys, "alpha", "cutoff", "log_loss")
+    recipe_type = RepresentationRecipe
 
     def __init__(
-        self, preset: str | None = None, model: dict | None = None, recipe: dict | None = None
+        self,
+        preset: str | None = None,
+        model: dict | None = None,
+        recipe: RepresentationRecipe | None = None,
     ):
+        """Case study 2: the latents of two views aligned (see `LZNModule`).
+
+        Args:
+            preset: a name from `lzn presets` (its architecture and recipe).
+            model: changes to the preset's architecture, or a full config without a preset.
+            recipe: changes to the preset's hyper-parameters.
+        """
         super().__init__(preset, model, recipe)
         self.views = augment.SimCLRViews(self.model.image.image_size)
-        flow = self.model.image.flow
         self.align = LatentAlignmentLoss(
-            alpha=self.recipe["alpha"], solver=flow["solver"], steps=flow["steps"], g=flow["g"],
-            cutoff=self.recipe["cutoff"], log=self.recipe["log_loss"],
+            alpha=self.recipe.alpha, flow=self.model.image.flow, cutoff=self.recipe.cutoff,
+            log=self.recipe.log_loss,
         )  # fmt: skip
 
     def _check_recipe(self) -> None:
@@ -302,7 +273,7 @@ class RepresentationModule(LZNModule):
                 "RepresentationModule trains an image encoder alone: set "
                 "model.image.decoder and model.label to null"
             )
-        if self.recipe["augment"] != "simclr":
+        if self.recipe.augment != "simclr":
             raise ValueError("RepresentationModule needs recipe.augment 'simclr' (two views)")
 
     def losses(self, batch) -> dict[str, Tensor]:

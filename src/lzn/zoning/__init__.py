@@ -7,6 +7,9 @@
     alignment_loss(latents, anchors, targets, ...)     -> scalar
     gather_anchors(local_anchors)                      -> (all anchors, index of the local ones)
 
+The flow functions take its settings whole (`flow=FlowSettings(solver, steps, g)`) or as
+keywords (`solver=`, `steps=`, `g=`).
+
 Time convention: t = 0 is the Gaussian, t = 1 the anchors (see `lzn.zoning.flow`).
 """
 
@@ -18,6 +21,7 @@ from lzn.zoning.flow import (
     compute_latents,
     flow_to_anchors,
 )
+from lzn.zoning.flow_settings import FlowSettings
 from lzn.zoning.kernel import block_sizes
 from lzn.zoning.solvers import SOLVERS, DPMSolverPP, Euler, Solver
 
@@ -25,6 +29,7 @@ __all__ = [
     "SOLVERS",
     "DPMSolverPP",
     "Euler",
+    "FlowSettings",
     "Solver",
     "alignment_loss",
     "assign",

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from lzn.zoning import validation as check
 from lzn.zoning.flow import target_log_probabilities
+from lzn.zoning.flow_settings import DEFAULT_FLOW, FlowSettings, resolve
 from lzn.zoning.solvers import Solver
 
 
@@ -21,18 +22,18 @@ def alignment_loss(
     anchors: Tensor,
     targets: Tensor,
     *,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    steps: int | None = None,
+    solver: str | Solver | None = None,
+    flow: FlowSettings = DEFAULT_FLOW,
     cutoff: float = 0.2,
     log: bool = False,
     weights: Tensor | None = None,
 ) -> Tensor:
-    """Scalar loss aligning `latents` (m, q) to `anchors[targets]` in the zones of `anchors`."""
-    check.positive_int("steps", steps)
+    """Scalar loss aligning `latents` (m, q) to `anchors[targets]` in the zones of `anchors`,
+    along the forward flow that `flow` (or `steps`, `solver` overriding it) integrates."""
+    flow = resolve(flow, solver=solver, steps=steps)
     check.in_range("cutoff", cutoff, 0.0, 1.0)
-    first = int(steps * cutoff)
-    log_p = target_log_probabilities(
-        latents, anchors, targets, steps=steps, solver=solver, weights=weights
-    )
+    first = int(flow.steps * cutoff)
+    log_p = target_log_probabilities(latents, anchors, targets, flow=flow, weights=weights)
     best = log_p[first:].amax(0)
     return -(best if log else best.exp()).mean()

@@ -12,6 +12,10 @@ whose marginal at t is the mixture sum_j pi_j N(t a_j, (1-t)^2 I):
 
 Latents depend on the whole anchor set: a sample's zone depends on its batch-mates.
 
+Each function integrates with `flow=` (a `FlowSettings`: solver, steps, g; its defaults when not
+given), whose fields the `solver=`, `steps=` and `g=` keywords override. g only sets where
+`compute_latents` starts: the forward flow takes no g.
+
 The state of every trajectory is carried in float64, whatever the input dtype: near the anchors a
 latent is (1 - g) a + g eps, and float32 would round away eps to a relative 1e-7 |a| / g (the
 backward flow then amplifies that by 1/g). It costs O(m q) per step; the O(m n q) work runs in
@@ -26,6 +30,7 @@ from torch import Tensor
 from lzn import rng
 from lzn.zoning import validation as check
 from lzn.zoning.field import AnchorField
+from lzn.zoning.flow_settings import DEFAULT_FLOW, FlowSettings, resolve
 from lzn.zoning.kernel import nearest_anchor
 from lzn.zoning.solvers import Solver, get_solver
 
@@ -58,9 +63,10 @@ def compute_latents(
     *,
     noise: Tensor | None = None,
     alpha: float = 1.0,
-    g: float = 1e-3,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    g: float | None = None,
+    steps: int | None = None,
+    solver: str | Solver | None = None,
+    flow: FlowSettings = DEFAULT_FLOW,
     weights: Tensor | None = None,
     index: Tensor | None = None,
     generator: torch.Generator | None = None,
@@ -70,14 +76,12 @@ def compute_latents(
     anchors: (n, q), the whole (gathered) anchor set that defines the zones.
     noise: (m, q) standard normal noise eps; drawn with `generator` when None.
     alpha: noise scale; alpha < 1 concentrates latents towards zone centres (alpha = 0: centre).
-    g: the start offset, t_0 = 1 - g. steps, solver: the integrator ("euler" or "dpm++").
+    flow: the integrator settings (`FlowSettings`); g, steps, solver: override its fields.
     weights: (n,) non-negative mixture weights over anchors (uniform when None).
     Differentiable with respect to anchors and noise.
     """
-    check.positive_int("steps", steps)
+    flow = resolve(flow, solver=solver, steps=steps, g=g)
     check.in_range("alpha", alpha, 0.0, float("inf"))
-    if not check.in_range("g", g, 0.0, 1.0) > 0.0:
-        raise ValueError(f"g must be a number in (0, 1), got {g!r}")
     anchors, log_w = _prepare(anchors, weights, noise=noise)
     idx = check.index(index, anchors.shape[0], anchors.device)
     if noise is None:
@@ -92,20 +96,19 @@ def compute_latents(
                 " (one row of noise per selected anchor)"
             )
         noise = noise.to(anchors.dtype)
-    start = (1.0 - g) * _state(anchors[idx]) + (g * alpha) * _state(noise)
+    start = (1.0 - flow.g) * _state(anchors[idx]) + (flow.g * alpha) * _state(noise)
     field = AnchorField(anchors, log_w)
-    return get_solver(solver).integrate(field, start, latent_grid(g, steps)).to(anchors.dtype)
+    times = latent_grid(flow.g, flow.steps)
+    return get_solver(flow.solver).integrate(field, start, times).to(anchors.dtype)
 
 
 def _forward_flow(
     latents: Tensor,
     anchors: Tensor,
-    steps: int,
-    solver: str | Solver,
+    flow: FlowSettings,
     weights: Tensor | None,
     targets: Tensor | None = None,
 ) -> tuple[Tensor, AnchorField, Tensor]:
-    check.positive_int("steps", steps)
     anchors, log_w = _prepare(anchors, weights, latents=latents)
     check.points("latents", latents, anchors.shape[1])
     if targets is not None:
@@ -117,7 +120,7 @@ def _forward_flow(
         if bool(torch.isinf(log_w[targets]).any()):
             raise ValueError("a target anchor has weight 0: its probability is 0 everywhere")
     field = AnchorField(anchors, log_w, targets)
-    end = get_solver(solver).integrate(field, _state(latents), anchor_grid(steps))
+    end = get_solver(flow.solver).integrate(field, _state(latents), anchor_grid(flow.steps))
     return end.to(anchors.dtype), field, log_w
 
 
@@ -125,26 +128,30 @@ def flow_to_anchors(
     latents: Tensor,
     anchors: Tensor,
     *,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    steps: int | None = None,
+    solver: str | Solver | None = None,
+    flow: FlowSettings = DEFAULT_FLOW,
     weights: Tensor | None = None,
 ) -> Tensor:
     """End points (m, q) of the flow from t = 0 (latents) to t = 1 (near the anchors)."""
-    return _forward_flow(latents, anchors, steps, solver, weights)[0]
+    flow = resolve(flow, solver=solver, steps=steps)
+    return _forward_flow(latents, anchors, flow, weights)[0]
 
 
 def assign(
     latents: Tensor,
     anchors: Tensor,
     *,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    steps: int | None = None,
+    solver: str | Solver | None = None,
+    flow: FlowSettings = DEFAULT_FLOW,
     weights: Tensor | None = None,
 ) -> Tensor:
     """Index (m,) of the anchor whose zone holds each latent: the nearest anchor (of positive
     weight) to the end of its flow."""
+    flow = resolve(flow, solver=solver, steps=steps)
     with torch.no_grad():
-        end, _, log_w = _forward_flow(latents, anchors, steps, solver, weights)
+        end, _, log_w = _forward_flow(latents, anchors, flow, weights)
         return nearest_anchor(end, anchors, log_w)
 
 
@@ -153,12 +160,14 @@ def target_log_probabilities(
     anchors: Tensor,
     targets: Tensor,
     *,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    steps: int | None = None,
+    solver: str | Solver | None = None,
+    flow: FlowSettings = DEFAULT_FLOW,
     weights: Tensor | None = None,
 ) -> Tensor:
     """log P(a_target | s_t) (steps, m) at t_0 .. t_{steps-1} of the forward flow."""
-    _, field, _ = _forward_flow(latents, anchors, steps, solver, weights, targets)
+    flow = resolve(flow, solver=solver, steps=steps)
+    _, field, _ = _forward_flow(latents, anchors, flow, weights, targets)
     return torch.stack(field.target_log_probs)
 
 
@@ -167,13 +176,12 @@ def assignment_probabilities(
     anchors: Tensor,
     targets: Tensor,
     *,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    steps: int | None = None,
+    solver: str | Solver | None = None,
+    flow: FlowSettings = DEFAULT_FLOW,
     weights: Tensor | None = None,
 ) -> Tensor:
     """P(a_target | s_t) (steps, m): the soft assignment of each latent's flow to its target anchor,
     at the start of every step (t_k = k / steps); row 0 is the prior weight of the target."""
-    log_p = target_log_probabilities(
-        latents, anchors, targets, steps=steps, solver=solver, weights=weights
-    )
-    return log_p.exp()
+    flow = resolve(flow, solver=solver, steps=steps)
+    return target_log_probabilities(latents, anchors, targets, flow=flow, weights=weights).exp()

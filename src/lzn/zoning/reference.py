@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from lzn.zoning.flow import latent_grid
+from lzn.zoning.flow_settings import DEFAULT_FLOW
 from lzn.zoning.solvers import Solver, get_solver
 
 
@@ -46,9 +47,9 @@ def compute_latents(
     noise: Tensor,
     *,
     alpha: float = 1.0,
-    g: float = 1e-3,
-    steps: int = 20,
-    solver: str | Solver = "euler",
+    g: float = DEFAULT_FLOW.g,
+    steps: int = DEFAULT_FLOW.steps,
+    solver: str | Solver = DEFAULT_FLOW.solver,
     index: Tensor | None = None,
 ) -> Tensor:
     own = anchors if index is None else anchors[index]

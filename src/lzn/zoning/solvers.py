@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 from torch import Tensor
 
+from lzn.integrators import SOLVERS
+
 Field = Callable[[Tensor, float], Tensor]
 
 
@@ -109,20 +111,13 @@ class DPMSolverPP(Solver):
         return s
 
 
-SOLVERS = ("euler", "dpm++")
-
-
 def get_solver(solver: str | Solver) -> Solver:
-    """A solver from its name ("euler", "dpm++" = order 3, "dpm++1/2/3") or a Solver instance."""
+    """A solver from a name in `lzn.integrators.SOLVERS` ("euler", "dpm++" = "dpm++3" of order 3,
+    "dpm++2", "dpm++1") or a Solver instance."""
     if isinstance(solver, Solver):
         return solver
-    if solver == "euler":
-        return Euler()
-    if isinstance(solver, str) and solver.startswith("dpm++"):
-        suffix = solver[len("dpm++") :]
-        if suffix in ("", "1", "2", "3"):
-            return DPMSolverPP(int(suffix or 3))
-    raise ValueError(
-        f"unknown solver {solver!r}: use 'euler', 'dpm++' (order 3), 'dpm++1', 'dpm++2', "
-        "'dpm++3' or a lzn.zoning.Solver"
-    )
+    try:
+        method = SOLVERS.lookup(solver)
+    except ValueError as e:
+        raise ValueError(f"{e}, or a lzn.zoning.Solver") from None
+    return Euler() if method.name == "euler" else DPMSolverPP(method.order)
