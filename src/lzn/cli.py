@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lzn.hub import MissingHubDependency
 from lzn.integrators import SAMPLERS
 from lzn.modalities.rectified_flow import (  # (lzn imports torch anyway)
     MAX_EVALUATIONS,
@@ -76,6 +77,15 @@ def _embed(args: argparse.Namespace) -> int:
     features = model.embed(_read_images(model, args.images))
     np.save(args.out, features.cpu().numpy())
     print(f"{tuple(features.shape)} features written to {args.out}")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from lzn.official import convert
+
+    out = convert(args.checkpoint, args.case, args.out, ema=not args.raw)
+    weights = "raw" if args.raw else "EMA"
+    print(f"{args.checkpoint} ({args.case}, {weights} weights) converted to {out}/")
     return 0
 
 
@@ -201,6 +211,30 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--out", default="embeddings.npy", help="output .npy file")
     embed.set_defaults(run=_embed)
 
+    from lzn.official import cases
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert a checkpoint released with the paper into an lzn model folder",
+        description="Read an official LZN checkpoint (microsoft/latent-zoning-networks; "
+        "torch.load with weights_only=True only, nothing else is unpickled) and write OUT/"
+        "config.json and OUT/model.safetensors. The architecture is the case's official one, "
+        "with widths and depths read from the tensors. Cases: "
+        + ", ".join(f"{c.name} ({c.preset})" for c in cases.CASES)
+        + ". A Hub reference hf://OWNER/REPO/PATH is downloaded (needs huggingface_hub).",
+    )
+    convert.add_argument("checkpoint", help="the official .pt file, or hf://OWNER/REPO/PATH")
+    convert.add_argument(
+        "--case", required=True, help="official case name or lzn preset, e.g. cifar10-generation"
+    )
+    convert.add_argument("--out", required=True, help="the model folder to write")
+    convert.add_argument(
+        "--raw",
+        action="store_true",
+        help="the raw trained weights instead of the EMA weights (which the paper evaluated)",
+    )
+    convert.set_defaults(run=_convert)
+
     from lzn.eval import command as evaluate_command
 
     evaluate_command.add_parser(commands)
@@ -222,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         command, run = args.command, lambda: args.run(args)
     try:
         return run()
-    except (ValueError, FileNotFoundError, EvaluationCapError) as e:  # one clear line
+    except (ValueError, FileNotFoundError, EvaluationCapError, MissingHubDependency) as e:  # 1 line
         print(f"lzn {command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # `lzn fit` saves and explains itself; elsewhere nothing is lost

@@ -344,7 +344,13 @@ class LZN(nn.Module):
         """Load a model written by `save_pretrained`, in eval mode (as for inference; call
         `.train()` to fine-tune); refuses anything else with a clear error. A stored added
         modality is rebuilt from its class path, which imports that module (running its code,
-        as any import does); the class is used only if it subclasses lzn.modalities.Modality."""
+        as any import does); the class is used only if it subclasses lzn.modalities.Modality.
+        `directory` may be a Hub reference, hf://OWNER/REPO[@REVISION][/PATH] (`lzn.hub`:
+        downloaded into the Hugging Face cache, or read from it offline)."""
+        from lzn import hub
+
+        if hub.is_reference(directory):
+            directory = hub.resolve_model_folder(directory)
         directory = Path(directory)
         config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
         for path in (config_path, weights_path):
@@ -378,6 +384,44 @@ class LZN(nn.Module):
         if (directory / BANK_FILE).is_file():
             model._load_bank(directory / BANK_FILE)
         return model.to(map_location).eval()
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        path_in_repo: str | None = None,
+        report: dict | str | os.PathLike | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+    ):
+        """Upload config.json, model.safetensors (and bank.safetensors) and a generated model
+        card to the Hub repository `repo_id`, created if needed (`lzn.hub.push_to_hub`;
+        `report`: an `lzn evaluate` report.json whose numbers the card lists)."""
+        from lzn import hub
+
+        return hub.push_to_hub(
+            self, repo_id, path_in_repo=path_in_repo, report=report, private=private, token=token
+        )
+
+    @classmethod
+    def from_official(
+        cls,
+        path: str | os.PathLike,
+        *,
+        case: str,
+        ema: bool = True,
+        config: ModelConfig | dict | None = None,
+    ) -> LZN:
+        """The model of a checkpoint released with the paper (microsoft/latent-zoning-networks),
+        in eval mode: `case` is its official name ("case_study_1_cifar10") or lzn preset
+        ("cifar10-generation"); EMA weights by default (what the paper evaluated), ema=False for
+        the raw ones. The architecture is the case's, with widths and depths read from the
+        tensors; `config` replaces it (a ModelConfig) or changes it (a dict). The file is read
+        with torch.load(weights_only=True) only (`lzn.official`, docs/official.md). `path` may
+        be a Hub reference: a released case's is `lzn.official.cases.case(name).hub_reference`."""
+        from lzn import official
+
+        return official.from_official(path, case, ema=ema, config=config)
 
     def _load_bank(self, path: Path) -> None:
         bank = _read_weights(path, "cpu")

@@ -121,9 +121,11 @@ class ImageModality(Modality):
         max_evaluations: int = rf.MAX_EVALUATIONS,
         generator: torch.Generator | None = None,
         progress: rf.Progress | None = None,
+        clip: bool = True,
     ) -> Tensor:
         """Images (b, c, s, s) in [-1, 1] for latents (b, q), from image noise at t = T_MIN
-        (`max_evaluations`, `progress`: see `rectified_flow.integrate`)."""
+        (`max_evaluations`, `progress`: see `rectified_flow.integrate`). clip=False: the ODE's
+        end point as it is (the official samplers' `clip_x1=False`)."""
         rf.check_sampler(sampler, steps)
         shape = (latents.shape[0], self.channels, self.image_size, self.image_size)
         if noise is None:
@@ -138,7 +140,7 @@ class ImageModality(Modality):
             max_evaluations=max_evaluations,
             progress=progress,
         )
-        return x.clamp(-1.0, 1.0)
+        return x.clamp(-1.0, 1.0) if clip else x
 
     def invert(
         self,

@@ -17,16 +17,24 @@ from torch import Tensor, nn
 from lzn.nets.heads import ProjectionHead, group_norm
 
 
-def _gn(channels: int) -> nn.GroupNorm:
-    return group_norm(channels, channels_per_group=4)
+def _group_norm(channels: int, groups: int | None = None) -> nn.GroupNorm:
+    """`groups` groups (the official code's rule: 32 everywhere), or, when None, up to 32
+    groups of at least 4 channels (this library's rule, which models saved earlier use)."""
+    if groups is None:
+        return group_norm(channels, channels_per_group=4)
+    return group_norm(channels, channels_per_group=1, max_groups=groups)
 
 
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(self, in_ch: int, width: int, stride: int):
+    def __init__(self, in_ch: int, width: int, stride: int, groups: int | None = None):
         super().__init__()
         out_ch = width * self.expansion
+
+        def _gn(channels: int) -> nn.GroupNorm:
+            return _group_norm(channels, groups)
+
         self.branch = nn.Sequential(
             nn.Conv2d(in_ch, width, 1, bias=False),
             _gn(width),
@@ -58,6 +66,15 @@ class ResNetConfig:
     stem: str = "imagenet"  # 7x7/2 conv + max-pool; "small": one 3x3 conv, for tiny images
     head_hidden: int = 2048
     head_layers: int = 2
+    # GroupNorm groups in every layer, trunk and head (the official code: 32); None: up to 32
+    # groups of at least 4 channels each (16 groups at 64 channels; this library's first rule)
+    groups: int | None = None
+
+    def __post_init__(self):
+        if self.groups is not None and self.groups < 1:
+            raise ValueError(
+                f"groups must be a positive number of GroupNorm groups or null, got {self.groups}"
+            )
 
 
 class ResNetEncoder(nn.Module):
@@ -67,6 +84,10 @@ class ResNetEncoder(nn.Module):
         super().__init__()
         self.cfg, self.latent_dim = cfg, latent_dim
         w = cfg.width
+
+        def _gn(channels: int) -> nn.GroupNorm:
+            return _group_norm(channels, cfg.groups)
+
         if cfg.stem == "imagenet":
             self.stem = nn.Sequential(
                 nn.Conv2d(cfg.channels, w, 7, stride=2, padding=3, bias=False),
@@ -85,14 +106,17 @@ class ResNetEncoder(nn.Module):
         for i, count in enumerate(cfg.layers):
             width = w * 2**i
             for j in range(count):
-                blocks.append(Bottleneck(in_ch, width, stride=2 if (i > 0 and j == 0) else 1))
+                stride = 2 if (i > 0 and j == 0) else 1
+                blocks.append(Bottleneck(in_ch, width, stride, cfg.groups))
                 in_ch = width * Bottleneck.expansion
         self.blocks = nn.Sequential(*blocks)
         self.feature_dim = in_ch
-        # 4 channels a group at least, the trunk's rule (models saved earlier depend on it)
+        # The trunk's rule: fixed groups, or 4 channels a group at least (models saved earlier)
+        per_group, max_groups = (4, 32) if cfg.groups is None else (1, cfg.groups)
         self.head = ProjectionHead(
-            in_ch, cfg.head_hidden, latent_dim, layers=cfg.head_layers, channels_per_group=4
-        )
+            in_ch, cfg.head_hidden, latent_dim, layers=cfg.head_layers,
+            channels_per_group=per_group, max_groups=max_groups,
+        )  # fmt: skip
 
     def features(self, x: Tensor) -> Tensor:
         """The representation: globally pooled trunk features (b, feature_dim)."""
