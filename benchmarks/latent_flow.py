@@ -11,12 +11,16 @@ against a float64 brute force on near-duplicate anchors (pairs 1e-4 apart).
     python benchmarks/latent_flow.py --device cuda        # CUDA: n = 512 .. 65536, 2000 x 16000
     python benchmarks/latent_flow.py --sizes 512 --dims 64 --repeats 5
     python benchmarks/latent_flow.py --sizes 16000 --dims 200 --queries 2000
+    LZN_KERNEL=torch python benchmarks/latent_flow.py --device cuda   # "lzn" = the PyTorch path
+
+On CUDA "lzn" is the Triton kernel where triton is installed (`lzn.zoning.backend`).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import platform
 import resource
 import statistics
@@ -25,7 +29,7 @@ import time
 import torch
 
 from lzn import zoning
-from lzn.zoning import precision, reference
+from lzn.zoning import backend, precision, reference
 
 STEPS = 20
 METHODS = ("lzn", "materialised")
@@ -107,13 +111,19 @@ def near_duplicate_errors(n: int, q: int) -> dict[str, float]:
         "materialised": reference.compute_latents(anchors, noise, steps=STEPS),
     }
     default_tolerance = precision.LOGIT_TOLERANCE
+    default_kernel = os.environ.get(backend.ENV)
     try:
         precision.LOGIT_TOLERANCE = float("inf")  # float32 expansion at every step
+        os.environ[backend.ENV] = "torch"  # the expansion is the PyTorch path's
         results["matmul expansion, float32 only"] = zoning.compute_latents(
             anchors, noise=noise, steps=STEPS
         )
     finally:
         precision.LOGIT_TOLERANCE = default_tolerance
+        if default_kernel is None:
+            os.environ.pop(backend.ENV)
+        else:
+            os.environ[backend.ENV] = default_kernel
     return {k: (v.double() - exact).abs().max().item() for k, v in results.items()}
 
 

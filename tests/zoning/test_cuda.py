@@ -61,3 +61,23 @@ def test_a_tiny_model_runs_every_task_on_cuda():
     assert model.classify(x).is_cuda
     images = model.generate(4, torch.arange(4, device="cuda"), sampler="euler", steps=2)
     assert images.is_cuda and images.shape == x.shape
+
+
+@pytest.mark.parametrize("kernel", ["torch", "triton"])
+def test_each_kernel_on_cuda_matches_float64(kernel, monkeypatch):
+    """Latents, late target probabilities (issue 15's twins) and gradients, on each path."""
+    if kernel == "triton":
+        pytest.importorskip("triton")
+    monkeypatch.setenv("LZN_KERNEL", kernel)
+    a = near_duplicates(n=64, q=48, separation=1e-3)  # 1e-4 twins: gradients ill-conditioned
+    noise, targets = torch.randn_like(a), torch.randperm(64)
+    x = a.cuda().requires_grad_(True)
+    z = zoning.compute_latents(x, noise=noise.cuda())
+    assert (z.cpu().double() - bf.latents(a, noise)).abs().max() < 1e-4
+    p = zoning.assignment_probabilities(z, x, targets.cuda())
+    _, p_ref = bf.forward_flow(z.detach().cpu(), a, targets)
+    assert (p.detach().cpu().double() - p_ref).abs().max() < 1e-6
+    zoning.alignment_loss(z, x, targets.cuda(), log=True).backward()
+    x_ref = a.double().requires_grad_(True)
+    bf.alignment_loss(bf.latents(x_ref, noise), x_ref, targets, log=True).backward()
+    assert (x.grad.cpu().double() - x_ref.grad).abs().max() <= 1e-3 * x_ref.grad.abs().max()

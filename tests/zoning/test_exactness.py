@@ -95,13 +95,14 @@ def test_assignment_probabilities_and_losses_match_float64(make):
     p = zoning.assignment_probabilities(z, a, targets, steps=20)
     _, p_ref = bf.forward_flow(z, a, targets, steps=20)
     assert p.shape == (20, a.shape[0])
-    # float32 logits may be off by precision.LOGIT_TOLERANCE = 1e-3, so P by up to P (1 - P) 1e-3
-    assert max_error(p, p_ref) < 1e-3
+    # the target probabilities' bound: precision.TARGET_LOGIT_TOLERANCE = 1e-6
+    assert max_error(p, p_ref) < 1e-6
     assert torch.allclose(p[0], torch.full_like(p[0], 1 / a.shape[0]))  # t = 0: the prior
     for log in (False, True):
         loss = zoning.alignment_loss(z, a, targets, cutoff=0.3, log=log)
         ref = bf.alignment_loss(z, a, targets, cutoff=0.3, log=log)
-        assert loss.ndim == 0 and abs(loss.item() - ref.item()) < 1e-3
+        # -mean(log P) of latents far from their targets is ~30: float32 holds it to ~2e-6
+        assert loss.ndim == 0 and abs(loss.item() - ref.item()) < 1e-6 * max(1, abs(ref.item()))
 
 
 def _gradients(fn, a, z, targets):

@@ -1,8 +1,12 @@
 """The flow field of a set of anchors, as the solvers see it: a data prediction mean(s, t).
 
-`AnchorField` picks the precision of every evaluation (`lzn.zoning.precision`), keeps the flow
-out of autocast, and, when given targets, records log P(target | s_t) at every evaluation: the
-soft assignment of the paper's latent alignment, computed from the same logsumexp.
+`AnchorField` picks the implementation (`lzn.zoning.backend`) and the precision of every
+evaluation, keeps the flow out of autocast, and, when given targets, records log P(target | s_t)
+at every evaluation: the soft assignment of the paper's latent alignment, computed from the same
+logsumexp. The PyTorch path computes a step in float64 where its float32 expansion is too coarse
+(`lzn.zoning.precision`, with the tighter tolerance when targets are recorded); the Triton kernel
+takes the float64 state as it is, as its distances are exact, and float64 anchors only where the
+float32 mean would be too coarse (the trajectory's tolerance).
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lzn.zoning.kernel import posterior
-from lzn.zoning.precision import step_dtype
+from lzn.zoning import precision
+from lzn.zoning.backend import kernel_for, posterior
 
 
 class AnchorField:
@@ -39,10 +43,21 @@ class AnchorField:
     def _query_norm(s: Tensor) -> float:
         return float(s.detach().norm(dim=1).max())
 
+    def _step_dtypes(self, s: Tensor, t: float) -> tuple[torch.dtype, torch.dtype]:
+        """(dtype of the points, dtype of the anchors) for this evaluation."""
+        norms = (self._query_norm(s), self._anchor_norm, t, self.anchors.dtype)
+        if kernel_for(s.device) == "triton":
+            # Exact logits whatever the dtype; float64 values only where the float32 mean's
+            # rounding would be amplified as much as the expansion's (near t = 1).
+            return s.dtype, precision.step_dtype(*norms)
+        tolerance = None if self.targets is None else precision.TARGET_LOGIT_TOLERANCE
+        dtype = precision.step_dtype(*norms, tolerance)
+        return dtype, dtype
+
     def __call__(self, s: Tensor, t: float) -> Tensor:
-        dtype = step_dtype(self._query_norm(s), self._anchor_norm, t, self.anchors.dtype)
-        anchors, log_w = self._anchors_in(dtype)
-        s_c = s.to(dtype)
+        point_dtype, anchor_dtype = self._step_dtypes(s, t)
+        anchors, log_w = self._anchors_in(anchor_dtype)
+        s_c = s.to(point_dtype)
         with torch.autocast(s.device.type, enabled=False):
             mean, lse = posterior(s_c, anchors, log_w, t)
             if self.targets is not None:
@@ -54,5 +69,5 @@ class AnchorField:
         a = self.anchors[self.targets].to(s.dtype)
         log_w = self.log_weights[self.targets].to(s.dtype)
         logit = log_w - (s - t * a).square().sum(1) / (2.0 * (1.0 - t) ** 2)
-        # lse carries the expansion's rounding (<= LOGIT_TOLERANCE): keep log P <= 0.
+        # lse carries the rounding of the other logits (<= the tolerance): keep log P <= 0.
         return (logit - lse).clamp(max=0.0).to(self.anchors.dtype)
