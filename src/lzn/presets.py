@@ -162,7 +162,8 @@ _PRESETS = {
     ),
     # Case study 2: representation learning by latent alignment of two views (Table 2).
     "imagenet-representation": (
-        _resnet_model("imagenet-representation", ResNetConfig(), 224, 256),
+        # ResNet-50-GN with 32 groups in every GroupNorm, as the released model (official code)
+        _resnet_model("imagenet-representation", ResNetConfig(groups=32), 224, 256),
         {
             **_COMMON,
             "batch_size": 8192,
@@ -292,7 +293,11 @@ def _shrink(cfg: ModelConfig) -> ModelConfig:
             head=replace(encoder.head, channels=2, hidden=8),
         )
     else:
-        resnet = replace(encoder.resnet, layers=(1, 1, 1, 1), width=4, head_hidden=16)
+        # 2 GroupNorm groups where the preset fixes them (as the official case-2 fixture).
+        groups = encoder.resnet.groups and 2
+        resnet = replace(
+            encoder.resnet, layers=(1, 1, 1, 1), width=4, head_hidden=16, groups=groups
+        )
         encoder = replace(encoder, resnet=resnet)
     decoder = image.decoder
     if decoder is not None:

@@ -1,16 +1,10 @@
 """Run the zoning tests on each posterior implementation where they ask for it (`kernel`)."""
 
-import os
-
 import pytest
-import torch
 
 from tests.zoning.kernels import triton_kernel_or_skip
 
-# triton.jit picks the interpreter when the kernel module is imported: before any test runs. On a
-# GPU machine the kernel is built for the GPU and the CPU-tensor kernel tests skip.
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+# TRITON_INTERPRET is set by tests/conftest.py, before triton is first imported.
 
 
 @pytest.fixture(params=["torch", "triton"])
