@@ -15,7 +15,7 @@ import digits_generators
 import generation_digits as cs1
 import joint_digits as cs3
 import runs
-from lzn import LZN, zoning
+from lzn import LZN, presets, zoning
 
 TINY = ["--seeds", "0", "--steps", "2", "--batch", "32", "--warmup", "1", "--samples", "40",
         "--sampler", "euler", "--sample-steps", "2"]  # fmt: skip
@@ -130,7 +130,13 @@ def test_case_study_3_log_label_screen_is_the_log_of_the_papers_label_loss():
     features = SimpleNamespace(name="features")
     s = cs3.settings("lzn", args, features)
     assert s["label_log"] is True and s["label_loss_weight"] == 2.0
-    assert "label_log" not in cs3.settings("lzn", cs3.parser().parse_args(TINY), features)
+    preset = cs3.settings("lzn", cs3.parser().parse_args(TINY), features)  # the preset's form
+    recipe = presets.recipe("digits-joint")
+    assert preset["label_log"] is recipe["label_log"]
+    assert preset["label_loss_weight"] == recipe["label_loss_weight"]
+    paper_args = cs3.parser().parse_args([*TINY, "--paper-label-loss", "--label-loss-weight", "1"])
+    assert "label_log" not in cs3.settings("lzn", paper_args, features)  # as first recorded
+    assert "label_loss_weight" not in cs3.settings("lzn", paper_args, features)
     L.seed_everything(0, verbose=False)
     screen = cs3.build("lzn", s)
     paper = cs3.build("lzn", {k: v for k, v in s.items() if k != "label_log"})
