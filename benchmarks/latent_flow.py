@@ -55,8 +55,9 @@ def _step(method: str, anchors: torch.Tensor, noise: torch.Tensor) -> None:
     z.sum().backward()
 
 
-def _measure(method: str, m: int, n: int, q: int, device: str, repeats: int, out) -> None:
-    """Runs in a child process: (median seconds, peak bytes) or the error that stopped it."""
+def measure_here(method: str, m: int, n: int, q: int, device: str, repeats: int):
+    """(median seconds, peak bytes) or the error that stopped it, in this process. CPU peak memory
+    is the resident set's growth: a fresh process's (`measure`), else a lower bound."""
     try:
         gen = torch.Generator(device=device).manual_seed(0)
         anchors = torch.randn(n, q, device=device, generator=gen)
@@ -79,11 +80,16 @@ def _measure(method: str, m: int, n: int, q: int, device: str, repeats: int, out
             _step(method, anchors, noise)
             _sync(device)
             times.append(time.perf_counter() - start)
-        out.put((statistics.median(times), peak))
+        return statistics.median(times), peak
     except torch.OutOfMemoryError:
-        out.put("out of memory")
+        return "out of memory"
     except RuntimeError as e:  # CPU allocation failures
-        out.put(f"failed: {str(e).splitlines()[0][:60]}")
+        return f"failed: {str(e).splitlines()[0][:60]}"
+
+
+def _measure(method: str, m: int, n: int, q: int, device: str, repeats: int, out) -> None:
+    """Runs in a child process."""
+    out.put(measure_here(method, m, n, q, device, repeats))
 
 
 def measure(method: str, m: int, n: int, q: int, device: str, repeats: int):
@@ -100,12 +106,19 @@ def materialised_fits(m: int, n: int, q: int, limit_gib: float) -> bool:
     return 3 * m * n * q * 4 / 2**30 <= limit_gib
 
 
-def near_duplicate_errors(n: int, q: int) -> dict[str, float]:
+def near_duplicates(n: int, q: int, device: str = "cpu"):
+    """Anchors in pairs 1e-4 apart, noise, and their latents from the float64 brute force."""
     gen = torch.Generator().manual_seed(0)
     anchors = torch.randn(n, q, generator=gen)
     anchors[1::2] = anchors[0::2] + 1e-4 * torch.randn(n // 2, q, generator=gen)
     noise = torch.randn(n, q, generator=gen)
+    anchors, noise = anchors.to(device), noise.to(device)
     exact = reference.compute_latents(anchors.double(), noise.double(), steps=STEPS)
+    return anchors, noise, exact
+
+
+def near_duplicate_errors(n: int, q: int) -> dict[str, float]:
+    anchors, noise, exact = near_duplicates(n, q)
     results = {
         "lzn": zoning.compute_latents(anchors, noise=noise, steps=STEPS),
         "materialised": reference.compute_latents(anchors, noise, steps=STEPS),
