@@ -43,7 +43,9 @@ import digits_generators
 import runs
 from digits_generators import Scorer, keep_model, run_table, sample, train
 from lzn import presets
+from lzn.train import recipe as recipes
 from lzn.train.module import GenerationModule, JointModule, LZNModule
+from lzn.train.recipe import JointRecipe
 
 ARMS = ("lzn", "ce", "cond-rf")
 PRESET = "digits-joint"
@@ -100,11 +102,9 @@ def settings(arm: str, args: argparse.Namespace, scorer: Scorer) -> dict:
 def label_settings(args: argparse.Namespace) -> dict:
     """The lzn arm's label loss: the preset's unless a screen changes it, recorded only where it
     is not the paper's (-mean(max P) at weight 1), as the first runs recorded it."""
-    recipe = presets.recipe(PRESET)
-    weight = recipe.get("label_loss_weight", 1.0)
-    log = recipe.get("label_log", False)
-    weight = weight if args.label_loss_weight is None else args.label_loss_weight
-    log = log if args.label_log is None else args.label_log
+    preset = recipes.resolve(JointRecipe, PRESET, JointRecipe())  # what JointModule would run
+    weight = preset.label_loss_weight if args.label_loss_weight is None else args.label_loss_weight
+    log = preset.label_log if args.label_log is None else args.label_log
     return ({"label_loss_weight": weight} if weight != 1.0 else {}) | (
         {"label_log": True} if log else {}
     )

@@ -9,8 +9,9 @@ keys above it, and names both as a user writes them (`model.init_args.recipe.ema
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
+
+from lzn.class_path import import_class
 
 _KEY = re.compile(r'^Parser key "(?P<key>[^"]+)":')
 _CLASS = re.compile(r"^- Problem with given class_path '(?P<path>[^']+)':")
@@ -75,8 +76,7 @@ def _described(where: str, text: str, rest: list[tuple[int, str]]) -> str:
 
 
 def _is_dataclass(path: str) -> bool:
-    module, _, name = path.rpartition(".")
     try:
-        return dataclasses.is_dataclass(getattr(importlib.import_module(module), name))
-    except (ImportError, AttributeError, ValueError):
+        return dataclasses.is_dataclass(import_class(path, object, what="", base_name=""))
+    except ValueError:  # not importable: not ours to describe
         return False
