@@ -75,5 +75,7 @@ def test_loading_refuses_files_that_are_not_classifier_weights(tmp_path):
 
 
 def test_unknown_data_set_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown data set 'cifar10'"):
+    with pytest.raises(ValueError, match="unknown data set 'svhn'"):
+        datasets.load("svhn")
+    with pytest.raises(ValueError, match="cifar10 is read from a data_root"):
         datasets.load("cifar10")

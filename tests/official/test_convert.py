@@ -39,6 +39,9 @@ def test_the_architecture_is_read_from_the_shapes(written, name):
     converted = from_official(path, name, ema=False)
     assert converted.settings == synthetic.settings(name)
     assert not converted.training
+    assert converted.training_data == (
+        {"data": cases.case(name).data} if cases.case(name).data else None
+    )
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -163,6 +166,8 @@ def test_lzn_convert_writes_a_model_folder(written, tmp_path, capsys):
     assert "EMA weights" in capsys.readouterr().out
     loaded = LZN.from_pretrained(out)
     assert loaded.config == synthetic.settings("case_study_3").to_dict()
+    # The record lzn evaluate reads: the official split of the data set it was trained on.
+    assert loaded.training_data == {"data": "cifar10"}
     _equal_states(loaded.state_dict(), from_official(path, "case_study_3").state_dict())
     assert (
         cli.main(["convert", str(path), "--case", "cifar10-joint", "--out", str(out), "--raw"]) == 0

@@ -145,6 +145,9 @@ class CIFAR10Data(LZNData):
 
         return _Uint8Images(*cifar10.load(self.root, split="train", download=self.download))
 
+    def training_data(self) -> dict:
+        return {"data": "cifar10"}  # the train split: lzn evaluate tests on the test split
+
 
 def _crop_pairs(folder: ImageFolder, size: int, max_short_side: int) -> Dataset:
     from lzn.data.views import CroppedPairs
@@ -201,3 +204,6 @@ class ImageNetData(LZNData):
 
         train = ImageNet(self.root, "train", size=self.size)
         return _crop_pairs(train, self.size, self.max_short_side) if self.crop_pairs else train
+
+    def training_data(self) -> dict:
+        return {"data": "imagenet"}  # the train split: lzn evaluate tests on val

@@ -79,20 +79,40 @@ class CroppedPairs(Dataset):
         else:
             index = operator.index(key)
             generator = np.random.default_rng(int(torch.randint(2**62, ())))
-        return self.folder.first_decodable(index, lambda i: self._pair(i, generator))
+        return self.folder.first_decodable(index, lambda i: self._item(i, generator))
 
-    def _pair(self, i: int, generator: np.random.Generator) -> Tensor:
+    def _item(self, i: int, generator: np.random.Generator) -> Tensor:
+        return torch.stack(self._crops(i, generator, 2))
+
+    def _crops(self, i: int, generator: np.random.Generator, count: int) -> list[Tensor]:
+        """`count` independent random resized crops of file i."""
         from PIL import Image
 
         # Decode first: a file skipped as corrupt consumes no draws.
         image, (width, height) = self.folder.open(i, self.max_short_side)
         sx, sy = image.width / width, image.height / height
         views = []
-        for _ in range(2):
+        for _ in range(count):
             left, top, w, h = random_resized_box(
                 width, height, generator, scale=self.scale, ratio=self.ratio
             )
             box = (left * sx, top * sy, (left + w) * sx, (top + h) * sy)
-            crop = image.resize((self.size, self.size), Image.Resampling.BILINEAR, box=box)
-            views.append(as_tensor(crop))
-        return torch.stack(views)
+            views.append(image.resize((self.size, self.size), Image.Resampling.BILINEAR, box=box))
+        return [as_tensor(view) for view in views]
+
+
+class RandomCrops(CroppedPairs):
+    """Items of `folder` as one random `size` x `size` crop of the full image (c, size, size),
+    flipped left-right with probability 0.5 if `flip`: torchvision's RandomResizedCrop +
+    RandomHorizontalFlip, the linear probe's training augmentation on ImageNet. Crops, memory
+    bound and randomness as `CroppedPairs`."""
+
+    def __init__(self, folder: ImageFolder, size: int, *, flip: bool = True, **options):
+        super().__init__(folder, size, **options)
+        self.flip = flip
+
+    def _item(self, i: int, generator: np.random.Generator) -> Tensor:
+        (view,) = self._crops(i, generator, 1)
+        if self.flip and generator.random() < 0.5:
+            view = view.flip(-1)
+        return view

@@ -19,16 +19,21 @@ reports the test accuracy after every epoch without choosing one (we report the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
 from lzn.eval import _checks
 from lzn.eval.augment import check_scale, random_resized_crop
-from lzn.eval.representation import _standardiser, _topk
+from lzn.eval.representation import _topk
 from lzn.progress import bar as progress_bar
+
+if TYPE_CHECKING:
+    from lzn.data.folder import ImageFolder
 
 PAPER = {"epochs": 300, "batch_size": 8192, "lr": 3e-4, "weight_decay": 0.0}
 
@@ -100,45 +105,183 @@ def augmented_linear_probe(
         )
     crop_scale = check_scale(crop_scale)
     num_classes = int(max(y_train.max(), y_test.max())) + 1
+    generator = torch.Generator().manual_seed(seed)  # crops and shuffles: CPU draws, any device
+    n = len(train_images)
 
-    reference = _features(embed, train_images, embed_batch_size)
-    scale = _standardiser(reference)  # one fixed map, from the un-augmented train features
-    device, dim = reference.device, reference.shape[1]
-    del reference
-    y_train, y_test = y_train.to(device), y_test.to(device)
+    def chunks(images: Tensor):
+        for start in range(0, len(images), embed_batch_size):
+            yield images[start : start + embed_batch_size]
+
+    def epoch(_: int):  # one epoch's (augmented images, labels) batches, in a fresh order
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            views = random_resized_crop(
+                train_images[index.to(train_images.device)],
+                scale=crop_scale,
+                flip=flip,
+                generator=generator,
+            )
+            yield chunks(views), y_train[index]
+
+    top1, top5, losses = _train_probe(
+        embed, chunks(train_images), epoch, chunks(test_images), y_test,
+        num_classes=num_classes, epochs=epochs, lr=lr, weight_decay=weight_decay,
+        progress=progress,
+    )  # fmt: skip
+    return _report(
+        top1, top5, losses, epochs=epochs, batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay, crop_scale=crop_scale, flip=flip, seed=seed,
+        train_samples=n, test_samples=len(test_images),
+    )  # fmt: skip
+
+
+def streamed_augmented_linear_probe(
+    embed: Callable[[Tensor], Tensor],
+    train: ImageFolder,
+    test: Dataset,
+    *,
+    epochs: int = PAPER["epochs"],
+    batch_size: int = PAPER["batch_size"],
+    lr: float = PAPER["lr"],
+    weight_decay: float = PAPER["weight_decay"],
+    crop_scale: tuple[float, float] = (0.08, 1.0),
+    flip: bool = True,
+    seed: int = 0,
+    embed_batch_size: int = 500,
+    workers: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict:
+    """The same probe on data sets too large for memory (ImageNet): the images are read from
+    disk by a DataLoader with `workers` processes, `embed_batch_size` at a time (the features of
+    a whole batch are gathered before each step, so a batch of 8192 never holds 8192 images).
+
+    `train` is an `ImageFolder` at the evaluation crop (e.g. `lzn.data.imagenet.ImageNet(root,
+    "train", size=224, resize=256)`): its images give the standardisation; the training views
+    are random resized crops of its full images (`lzn.data.views.RandomCrops`, torchvision's
+    RandomResizedCrop + flip), drawn from (seed, epoch, index) alone, so any number of workers
+    gives the same probe. `test` yields (image, label) items: evaluated once, un-augmented."""
+    from lzn.data.batches import ItemKey
+    from lzn.data.views import RandomCrops
+
+    for name, value in (("epochs", epochs), ("batch_size", batch_size),
+                        ("embed_batch_size", embed_batch_size)):  # fmt: skip
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    crop_scale = check_scale(crop_scale)
+    y_train, y_test = _dataset_labels(train, "train"), _dataset_labels(test, "test")
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    views = RandomCrops(train, train.size, flip=flip, scale=crop_scale)
+    n = len(train)
+
+    def loader(dataset: Dataset, batches) -> DataLoader:
+        return DataLoader(
+            dataset, batch_sampler=batches, num_workers=workers,
+            pin_memory=device.startswith("cuda"),
+        )  # fmt: skip
+
+    def images(dataset: Dataset):  # in order, un-augmented
+        order = range(len(dataset))
+        chunks = [order[i : i + embed_batch_size] for i in range(0, len(order), embed_batch_size)]
+        for x, _ in loader(dataset, chunks):
+            yield x.to(device, non_blocking=True)
+
+    def epoch(index: int):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + index)).tolist()
+        for start in range(0, n, batch_size):
+            batch = order[start : start + batch_size]
+            keys = [ItemKey(i, index, seed) for i in batch]
+            chunks = [keys[i : i + embed_batch_size] for i in range(0, len(keys), embed_batch_size)]
+            loaded = (x.to(device, non_blocking=True) for x, _ in loader(views, chunks))
+            yield loaded, y_train[batch]
+
+    top1, top5, losses = _train_probe(
+        embed, images(train), epoch, images(test), y_test, num_classes=num_classes,
+        epochs=epochs, lr=lr, weight_decay=weight_decay, progress=progress,
+    )  # fmt: skip
+    return _report(
+        top1, top5, losses, epochs=epochs, batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay, crop_scale=crop_scale, flip=flip, seed=seed,
+        train_samples=n, test_samples=len(test),
+    )  # fmt: skip
+
+
+def _dataset_labels(dataset: Dataset, name: str) -> Tensor:
+    labels = getattr(dataset, "targets", None)
+    if labels is None or len(labels) != len(dataset) or int(torch.as_tensor(labels).min()) < 0:
+        raise ValueError(f"the {name} images need class labels (class folders)")
+    return torch.as_tensor(labels)
+
+
+def _train_probe(
+    embed: Callable[[Tensor], Tensor],
+    reference: Iterable[Tensor],
+    epoch: Callable[[int], Iterable[tuple[Iterable[Tensor], Tensor]]],
+    test: Iterable[Tensor],
+    y_test: Tensor,
+    *,
+    num_classes: int,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    progress: bool,
+) -> tuple[float, float, list[float]]:
+    """The protocol's steps 3-5: `reference` gives the un-augmented train images by chunks,
+    `epoch(i)` the batches of epoch i as (image chunks, labels), `test` the test images."""
+    scale, device, dim = _standardiser_of(embed, reference)
     probe = torch.nn.Linear(dim, num_classes, device=device)
     torch.nn.init.zeros_(probe.weight)
     torch.nn.init.zeros_(probe.bias)
     optimizer = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)  # crops and shuffles: CPU draws, any device
-
-    n = len(train_images)
     losses: list[float] = []
     with progress_bar(epochs, "linear probe (augmented)", enabled=progress, unit="epoch") as pb:
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=generator)
-            total = 0.0
-            for start in range(0, n, batch_size):
-                index = order[start : start + batch_size]
-                views = random_resized_crop(
-                    train_images[index.to(train_images.device)],
-                    scale=crop_scale,
-                    flip=flip,
-                    generator=generator,
-                )
-                x = scale(_features(embed, views, embed_batch_size))
-                loss = F.cross_entropy(probe(x), y_train[index.to(device)])
+        for index in range(epochs):
+            total, seen = 0.0, 0
+            for chunks, labels in epoch(index):
+                x = scale(torch.cat([_features(embed, c, len(c)) for c in chunks]))
+                loss = F.cross_entropy(probe(x), labels.to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += float(loss.detach()) * len(index)
-            losses.append(total / n)
+                total, seen = total + float(loss.detach()) * len(labels), seen + len(labels)
+            losses.append(total / seen)
             pb.update(1)
             pb.set_postfix(loss=f"{losses[-1]:.3f}")
-
     with torch.no_grad():  # the only use of the test split
-        scores = probe(scale(_features(embed, test_images, embed_batch_size)))
-        top1, top5 = _topk(scores, y_test, 1), _topk(scores, y_test, 5)
+        scores = torch.cat([probe(scale(_features(embed, c, len(c)))) for c in test])
+        y_test = y_test.to(device)
+        return _topk(scores, y_test, 1), _topk(scores, y_test, 5), losses
+
+
+def _standardiser_of(embed: Callable[[Tensor], Tensor], reference: Iterable[Tensor]):
+    """(the map z -> (z - mean) / std, device, dim) of the features of `reference`'s chunks:
+    mean and std merged chunk by chunk (Chan et al.) in float64, never all features at once."""
+    count, mean, m2 = 0, None, None
+    for chunk in reference:
+        f = _features(embed, chunk, len(chunk)).double()
+        n, f_mean = len(f), f.mean(0)
+        f_m2 = (f - f_mean).square().sum(0)
+        if mean is None:
+            count, mean, m2 = n, f_mean, f_m2
+            continue
+        delta, total = f_mean - mean, count + n
+        mean = mean + delta * (n / total)
+        m2 = m2 + f_m2 + delta.square() * (count * n / total)
+        count = total
+    if mean is None:
+        raise ValueError("no train images to standardise the features with")
+    std = (m2 / max(count - 1, 1)).sqrt()
+    std = torch.where(std > 1e-12, std, torch.ones_like(std))  # constant features: leave at 0
+    mean, std = mean.float(), std.float()
+    return (lambda z: (z - mean) / std), mean.device, len(mean)
+
+
+def _report(
+    top1: float, top5: float, losses: list[float], *, epochs: int, batch_size: int, lr: float,
+    weight_decay: float, crop_scale: tuple[float, float], flip: bool, seed: int,
+    train_samples: int, test_samples: int,
+) -> dict:  # fmt: skip
     flips = "horizontal flip p=0.5" if flip else "no flip"
     return {
         "top1": top1,
@@ -150,8 +293,8 @@ def augmented_linear_probe(
         "crop_scale": list(crop_scale),
         "flip": bool(flip),
         "final_train_loss": losses[-1],
-        "train_samples": n,
-        "test_samples": len(test_images),
+        "train_samples": train_samples,
+        "test_samples": test_samples,
         "seed": seed,
         "protocol": f"linear layer on standardised frozen features of train images augmented anew "
         f"every epoch (random resized crop, area {crop_scale[0]:g}-{crop_scale[1]:g}, aspect "

@@ -3,9 +3,11 @@
 The config is a small YAML (or JSON) file (docs/evaluation.md shows it whole). Its top-level
 settings say what to evaluate on:
 
-    data: null                # digits | mnist; null: the data set the model records
-    split_seed: null          # held-out split; null: the model's record (else 0)
+    data: null                # digits | mnist | cifar10 | imagenet | folder; null: the model's
+    data_root: null           # the folder holding cifar10, imagenet or the folder's images
+    split_seed: null          # held-out split (digits, mnist); null: the model's record (else 0)
     test_fraction: null       # null: the model's record (else 0.2)
+    workers: 8                # loader processes for streamed data (imagenet, folder)
     seed: 0                   # draws of the evaluation (samples, latents, probes)
     device: cpu
     features: classifier      # generation's features: classifier | inception | pixels
@@ -27,15 +29,17 @@ import sys
 import time
 from pathlib import Path
 
-from lzn.eval import datasets
+from lzn.eval import datasets, sources
 from lzn.eval.sections import SECTIONS, EvaluationContext, EvaluationSection, values
 from lzn.output_dir import check_output_dir
 from lzn.progress import Section
 
 TOP = {
     "data": None,
+    "data_root": None,
     "split_seed": None,
     "test_fraction": None,
+    "workers": 8,
     "seed": 0,
     "device": "cpu",
     "features": "classifier",
@@ -85,6 +89,11 @@ def _check_top(config: dict) -> None:
             f"features must be classifier, inception or pixels, got {config['features']!r}"
         )
     values.numbers(config, "test_fraction")
+    if config["data_root"] is not None and not isinstance(config["data_root"], str):
+        raise ValueError(f"data_root must be a path, got {config['data_root']!r}")
+    workers = config["workers"]
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
     if config["split_seed"] is not None and (
         not isinstance(config["split_seed"], int) or config["split_seed"] < 0
     ):
@@ -116,24 +125,26 @@ def evaluate(model_dir: str | Path, config: dict, out: Path, *, progress: bool =
         test_fraction=config["test_fraction"],
         seed=config["split_seed"],
     )
-    x_train, y_train, x_test, y_test = datasets.load(
-        split.data, test_fraction=split.test_fraction, seed=split.seed
+    train, test = sources.open_data(
+        split,
+        config["data_root"],
+        size=model.config["image"]["size"],
+        channels=model.config["image"]["channels"],
+        device=device,
+        workers=config["workers"],
     )
-    size, channels = model.config["image"]["size"], model.config["image"]["channels"]
-    if tuple(x_train.shape[1:]) != (channels, size, size):
-        raise ValueError(
-            f"the model takes {channels}x{size}x{size} images, {split.data} has "
-            f"{'x'.join(map(str, x_train.shape[1:]))}"
-        )
+    for section in sections:
+        section.check_data(train, test)
     out.mkdir(parents=True, exist_ok=True)
-    x_train, x_test = x_train.to(device), x_test.to(device)
+    n_test = len(test) if test is not None else 0
     report = {
         "model": {"path": str(model_dir), "name": model.config.get("name", "?")},
         "data": {
             "name": split.data,
-            "description": f"{split.describe()}: {len(x_train)} train / {len(x_test)} test",
-            "train": len(x_train),
-            "test": len(x_test),
+            "description": f"{split.describe()}: {len(train)} train / {n_test} test",
+            "train": len(train),
+            "test": n_test,
+            "root": config["data_root"],
             "split": split.as_dict(),
         },
         "seed": config["seed"],
@@ -145,10 +156,8 @@ def evaluate(model_dir: str | Path, config: dict, out: Path, *, progress: bool =
         model=model,
         config=config,
         split=split,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
+        train=train,
+        test=test,
         out=out,
         report=report,
         progress=progress,

@@ -54,7 +54,7 @@ def markdown(report: dict) -> str:
             "|---|---|---|---|---|---|---|---|",
         ]
         rows = list(gen["runs"])
-        if "held_out_real" in gen:
+        if gen.get("held_out_real"):
             rows.append({"sampler": "held-out real", "steps": "-", **gen["held_out_real"]})
         for row in rows:
             kid, isc, pr = row.get("kid"), row.get("inception_score"), row.get("precision_recall")

@@ -31,6 +31,9 @@ class OfficialCase:
     parts: tuple[str, ...]  # the networks the checkpoint holds, in its key order
     sigmas: Sigmas | None = None  # the decoder's buffer (NCSN++ cases)
     resnet_groups: int = 32  # GroupNorm groups of the official ResNet and head (case 2)
+    # The data set it was trained on, as lzn evaluate names it (its training_data record); the
+    # 256x256 folders are not named: a folder's record could not be checked.
+    data: str | None = None
 
     @property
     def hub_path(self) -> str:
@@ -48,7 +51,7 @@ _GENERATION = ("encoder", "decoder")
 CASES = (
     OfficialCase(
         "case_study_1_cifar10", "cifar10-generation", "000002000-000050000.pt", _GENERATION,
-        _CIFAR_SIGMAS,
+        _CIFAR_SIGMAS, data="cifar10",
     ),
     OfficialCase(
         "case_study_1_afhqcat", "afhq-cat-generation", "000003000-000060000.pt", _GENERATION,
@@ -62,10 +65,13 @@ CASES = (
         "case_study_1_lsunbedroom", "lsun-bedroom-generation", "000000173-002050000.pt",
         _GENERATION, _HIGH_RES_SIGMAS,
     ),
-    OfficialCase("case_study_2", "imagenet-representation", "000032051-005000000.pt", ("encoder",)),
+    OfficialCase(
+        "case_study_2", "imagenet-representation", "000032051-005000000.pt", ("encoder",),
+        data="imagenet",
+    ),
     OfficialCase(
         "case_study_3", "cifar10-joint", "000008000-000200000.pt",
-        ("encoder", "decoder", "label_anchor"), _CIFAR_SIGMAS,
+        ("encoder", "decoder", "label_anchor"), _CIFAR_SIGMAS, data="cifar10",
     ),
 )  # fmt: skip
 

@@ -7,8 +7,8 @@ official `CustomDistributedDataParallel` wrapper (a `DistributedDataParallel` in
 network in its `.module`), which the trainers use even on one GPU.
 
 `torch.load(..., weights_only=True)` refuses anything else than tensors, containers and
-primitives; the file is memory-mapped, so that the optimizer's Adam moments (about three times
-the model) are never read into memory.
+primitives; the file is memory-mapped, so that the optimizer's Adam moments (twice the model)
+are never read into memory.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@
     convert(path, case, out, ema=True)                -> a save_pretrained folder
 
 EMA weights by default: what the paper evaluated. The file is memory-mapped and only the
-networks' tensors are read, so converting needs about one copy of the model in memory, not of
-the checkpoint (whose Adam state is about three times the model).
+networks' tensors are read, so converting needs a few copies of the model in memory, never the
+Adam state (twice the model; tests/official/test_memory.py measures it).
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def from_official(
         except ValueError as e:
             raise ValueError(f"{where} ({case.name}): {e}") from None
     model.load_state_dict(weights, strict=True)
+    if case.data is not None:  # what lzn evaluate tests it on (the official train split)
+        model.training_data = {"data": case.data}
     return model.eval()
 
 

@@ -19,6 +19,8 @@ class Accuracy(EvaluationSection):
         "batch_sizes": [None],  # null: the whole test split in one evaluation batch
         "bank": "model",  # model | train | none, or a list of them
     }
+    needs_test = True
+    needs_memory = True  # the default evaluation batch is the whole test split
 
     @classmethod
     def check(cls, settings: dict, given: dict) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from lzn.eval.sections.context import EvaluationContext
+    from lzn.eval.sources import Images
 
 
 class EvaluationSection(ABC):
@@ -25,6 +26,10 @@ class EvaluationSection(ABC):
     # Sections of one phase share a progress line and a time in the report (linear_probe and knn
     # share "representation", as they share the frozen features); empty: the section's name.
     phase: ClassVar[str] = ""
+    # What the section needs of the data: a test split (a folder of images has none), and the
+    # whole splits in memory (ImageNet and folders are streamed from disk).
+    needs_test: ClassVar[bool] = False
+    needs_memory: ClassVar[bool] = False
 
     def __init__(self, settings: dict):
         """`settings`: complete, as `validate` returns them."""
@@ -51,6 +56,16 @@ class EvaluationSection(ABC):
 
     def check_model(self, model) -> None:  # noqa: B027 (an optional hook)
         """Refuse, before any work starts, a model this section cannot evaluate."""
+
+    def check_data(self, train: Images, test: Images | None) -> None:
+        """Refuse, before any work starts, data this section cannot run on."""
+        if self.needs_test and test is None:
+            raise ValueError(f"{self.name} needs a test split; {train.source} has none")
+        if self.needs_memory and train.streamed:
+            raise ValueError(
+                f"{self.name} needs the whole splits in memory; {train.source} is streamed "
+                "from disk (data: digits, mnist or cifar10 are held in memory)"
+            )
 
     @abstractmethod
     def describe(self, context: EvaluationContext) -> str:

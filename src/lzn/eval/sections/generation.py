@@ -47,7 +47,7 @@ class Generation(EvaluationSection):
 
     def describe(self, context: EvaluationContext) -> str:
         gen = self.settings
-        n = gen["samples"] or len(context.x_train)
+        n = gen["samples"] or len(context.train)
         return f"{len(gen['steps'])} run(s) of {n} samples ({gen['sampler']}, steps {gen['steps']})"
 
     def run(self, context: EvaluationContext) -> dict:
@@ -57,7 +57,7 @@ class Generation(EvaluationSection):
         from lzn.eval.generative import GenerativeMetrics, generated_batches
 
         gen, split, model = self.settings, context.split, context.model
-        x_ref, y_ref, x_test = context.x_train, context.y_train, context.x_test
+        train, test, y_ref = context.train, context.test, context.train.labels
         extractor, description = _extractor(context.config, split)
         context.report["features"] = {"name": extractor.name, "description": description}
         metrics = GenerativeMetrics(
@@ -69,19 +69,24 @@ class Generation(EvaluationSection):
             precision_recall_k=gen["precision_recall_k"],
         )
         # The key names the split: another split's train images are other images.
-        key = f"{split.data}-train-frac{split.test_fraction:g}-seed{split.seed}-n{len(x_ref)}"
+        key = context.reference_key()
         reference, cache = feats.cached_extract(
             key,
             extractor,
-            lambda: x_ref,
+            lambda: train.batches(gen["batch_size"]),
             cache_dir=context.config["cache_dir"],
             keep_features=metrics.keeps_features,
             keep_logits=False,
             batch_size=gen["batch_size"],
             progress=context.progress,
         )
-        n = gen["samples"] or len(x_ref)
+        n = gen["samples"] or len(train)
         conditional = model.label is not None
+        if conditional and int(y_ref.min()) < 0:
+            raise ValueError(
+                f"class-conditional generation draws labels from the reference's, and "
+                f"{train.source} has no labels (class folders)"
+            )
         runs = []
         for steps in gen["steps"]:
             generator = torch.Generator().manual_seed(context.seed)
@@ -127,19 +132,26 @@ class Generation(EvaluationSection):
             if kept:  # the grid shows the last run's first samples
                 images.save_grid(torch.cat(kept), context.out / "samples.png", columns=10)
         # Real held-out images against the same reference: the floor the numbers above approach
-        # (with fewer samples than the runs, so a larger FID bias).
-        floor = metrics.compute(
-            reference,
-            metrics.features(x_test, progress=context.progress, desc="held-out features"),
-        )
+        # (with fewer samples than the runs, so a larger FID bias). A folder has no test split.
+        floor = None
+        if test is not None:
+            floor = metrics.compute(
+                reference,
+                metrics.features(
+                    test.batches(gen["batch_size"]),
+                    progress=context.progress,
+                    desc="held-out features",
+                    total=len(test),
+                ),
+            )
         if "fid" in gen["metrics"] and len(runs) > 1:
-            rep.plot_fid_vs_steps(runs, context.out / "fid_vs_steps.png", floor.get("fid"))
+            floor_fid = floor.get("fid") if floor else None
+            rep.plot_fid_vs_steps(runs, context.out / "fid_vs_steps.png", floor_fid)
         return {
-            "held_out_real": {"samples": len(x_test), **floor},
+            "held_out_real": {"samples": len(test), **floor} if floor is not None else None,
             "reference": {
-                "description": f"{len(x_ref)} images of the {split.data} train split "
-                f"(test_fraction {split.test_fraction:g}, seed {split.seed}; the paper and the "
-                "official code compare with the training set)",
+                "description": f"{len(train)} images: {_reference(split, train.source)} (the "
+                "paper and the official code compare with the training set)",
                 "cache": str(cache),
             },
             "labels": "class-conditional, labels drawn from the reference split's labels"
@@ -149,6 +161,14 @@ class Generation(EvaluationSection):
             "grid": f"samples.png: the first {gen['grid']} samples of the "
             f"{runs[-1]['steps']}-step run",
         }
+
+
+def _reference(split: datasets.EvaluationSplit, source: str) -> str:
+    if split.fixed:
+        return f"{source}, {datasets.FIXED_SPLITS[split.data]}"
+    return (
+        f"the {split.data} train split (test_fraction {split.test_fraction:g}, seed {split.seed})"
+    )
 
 
 def _extractor(config: dict, split: datasets.EvaluationSplit):

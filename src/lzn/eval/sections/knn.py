@@ -13,6 +13,7 @@ class KNN(EvaluationSection):
     name = "knn"
     defaults: ClassVar[dict] = {"k": [20, 200], "temperature": 0.07}
     phase = "representation"
+    needs_test = True
 
     @classmethod
     def check(cls, settings: dict, given: dict) -> None:
@@ -26,4 +27,11 @@ class KNN(EvaluationSection):
         from lzn.eval.representation import knn
 
         f_train, f_test = context.frozen_features()
-        return knn(f_train, context.y_train, f_test, context.y_test, **self.settings)
+        return knn(
+            f_train,
+            context.train.labels,
+            f_test,
+            context.test.labels,
+            device=context.config["device"],
+            **self.settings,
+        )

@@ -31,6 +31,7 @@ class LinearProbe(EvaluationSection):
     name = "linear_probe"
     defaults: ClassVar[dict] = {"augment": False, **LBFGS_PROBE, **AUGMENTED_PROBE}
     phase = "representation"
+    needs_test = True
 
     @classmethod
     def check(cls, settings: dict, given: dict) -> None:
@@ -72,35 +73,44 @@ class LinearProbe(EvaluationSection):
         return f"linear_probe ({how})"
 
     def run(self, context: EvaluationContext) -> dict:
-        from lzn.eval.augmented_probe import augmented_linear_probe
+        from lzn.eval import augmented_probe
         from lzn.eval.representation import linear_probe
 
-        lp = self.settings
+        lp, train, test = self.settings, context.train, context.test
         if lp["augment"]:
-            return augmented_linear_probe(
-                context.model.embed,
-                context.x_train,
-                context.y_train,
-                context.x_test,
-                context.y_test,
-                epochs=lp["epochs"],
-                batch_size=lp["batch_size"],
-                lr=lp["lr"],
-                weight_decay=lp["weight_decay"],
-                seed=context.seed,
-                progress=context.progress,
+            options = {
+                "epochs": lp["epochs"],
+                "batch_size": lp["batch_size"],
+                "lr": lp["lr"],
+                "weight_decay": lp["weight_decay"],
+                "seed": context.seed,
+                "progress": context.progress,
                 **self._augmentation(context.split.data),
-            )
+            }
+            if train.streamed:  # ImageNet: read from disk, batch by batch
+                return augmented_probe.streamed_augmented_linear_probe(
+                    context.model.embed,
+                    train.dataset,
+                    test.dataset,
+                    workers=train.workers,
+                    device=train.device,
+                    **options,
+                )
+            return augmented_probe.augmented_linear_probe(
+                context.model.embed, train.tensor, train.labels, test.tensor, test.labels,
+                **options,
+            )  # fmt: skip
         options = {"validation_fraction": lp["validation_fraction"]}
         if lp["weight_decays"] is not None:
             options["weight_decays"] = lp["weight_decays"]
         f_train, f_test = context.frozen_features()
         return linear_probe(
             f_train,
-            context.y_train,
+            train.labels,
             f_test,
-            context.y_test,
+            test.labels,
             seed=context.seed,
+            device=context.config["device"],
             progress=context.progress,
             **options,
         )

@@ -33,18 +33,18 @@ class Reconstruction(EvaluationSection):
 
     def describe(self, context: EvaluationContext) -> str:
         rec = self.settings
-        n = min(rec["images"], len(context.x_train))
+        n = min(rec["images"], len(context.train))
         return f"{n} images x {rec['repeats']} draws ({rec['sampler']}, {rec['steps']} steps)"
 
     def run(self, context: EvaluationContext) -> dict:
         from lzn.eval.reconstruction import reconstruction_error
 
         rec = self.settings
-        n = min(rec["images"], len(context.x_train))
-        labels = context.y_train[:n] if context.model.image.num_classes else None
+        images = context.train.first(rec["images"])
+        labels = context.train.labels[: len(images)] if context.model.image.num_classes else None
         return reconstruction_error(
             context.model,
-            context.x_train[:n],
+            images,
             labels=labels,
             repeats=rec["repeats"],
             batch_size=rec["batch_size"],
