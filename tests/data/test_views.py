@@ -10,7 +10,7 @@ from PIL import Image
 
 from lzn.data.batches import ItemKey
 from lzn.data.folder import ImageFolder, as_tensor
-from lzn.data.views import CroppedPairs
+from lzn.data.views import CroppedPairs, RandomCrops
 
 
 def noise(path, size=(300, 200), seed=0):
@@ -139,3 +139,24 @@ def test_bad_settings_are_refused(tmp_path):
         CroppedPairs(folder, 224, max_short_side=100)
     with pytest.raises(ValueError, match="crop scale"):
         CroppedPairs(folder, 8, scale=(0.5, 2))
+
+
+def test_random_crops_are_one_view_of_the_full_image_flipped_half_the_time(tmp_path):
+    image = noise(tmp_path / "x.png")  # 300 x 200
+    folder = ImageFolder(tmp_path, size=16)
+    whole = dict(scale=(1, 1), ratio=(1.5, 1.5))  # the only box: the whole image
+    want = as_tensor(image.resize((16, 16), Image.Resampling.BILINEAR))
+    views = [RandomCrops(folder, 16, **whole)[ItemKey(0, step, 0)][0] for step in range(40)]
+    assert all(v.shape == (3, 16, 16) for v in views)
+    flipped = [bool(torch.equal(v, want.flip(-1))) for v in views]
+    assert all(f or torch.equal(v, want) for v, f in zip(views, flipped, strict=True))
+    assert 10 <= sum(flipped) <= 30  # p = 0.5 over 40 draws
+    unflipped = RandomCrops(folder, 16, flip=False, **whole)
+    assert all(torch.equal(unflipped[ItemKey(0, s, 0)][0], want) for s in range(10))
+    # Seeded by the key alone, as the pairs; and random crops show every border.
+    crops = RandomCrops(folder, 16)
+    assert torch.equal(crops[ItemKey(0, 3, 7)][0], crops[ItemKey(0, 3, 7)][0])
+    framed(tmp_path / "framed" / "x.png")
+    crops = RandomCrops(ImageFolder(tmp_path / "framed", size=16), 16, flip=False)
+    views = torch.stack([crops[ItemKey(0, step, 0)][0] for step in range(40)])
+    assert border_colours(views) == dict.fromkeys(("left", "right", "top", "bottom"), True)

@@ -1,8 +1,11 @@
+import numpy as np
 import pytest
 import torch
 
 from lzn.data import digits
+from lzn.data.folder import ImageFolder
 from lzn.eval import augmented_linear_probe, linear_probe
+from lzn.eval.augmented_probe import streamed_augmented_linear_probe
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +107,69 @@ def test_bad_inputs_are_refused(split):
         augmented_linear_probe(pixels, x_train, y_train, x_test[:, :, :4], y_test)
     with pytest.raises(ValueError, match="embed returned shape"):
         augmented_linear_probe(lambda x: x, x_train, y_train, x_test, y_test)
+
+
+def write_classes(root, per_class=6, size=8, seed=0):
+    """Square RGB PNGs in two class folders; class 1 is brighter in red, class 0 in blue."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(("n01", "n02")):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 160, (size, size, 3))
+            pixels[..., 0 if label else 2] += 90
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
+    return ImageFolder(root, size=size)
+
+
+def stacked(folder):
+    """(images, labels) of every item of `folder`, as tensors."""
+    items = [folder[i] for i in range(len(folder))]
+    return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+
+def mean_colour(images):
+    return images.mean((2, 3))
+
+
+def test_streamed_from_disk_it_is_the_in_memory_probe_when_views_are_the_images(tmp_path):
+    # Whole-image crops of square images without flips are the images themselves: the probe
+    # read from disk (epochs of chunks gathered into batches) must then be the in-memory one.
+    train = write_classes(tmp_path / "train")
+    test = write_classes(tmp_path / "val", per_class=3, seed=1)
+    options = {"epochs": 3, "batch_size": len(train), "crop_scale": (1.0, 1.0), "flip": False}
+    streamed = streamed_augmented_linear_probe(
+        pixels, train, test, embed_batch_size=5, lr=1e-2, **options
+    )
+    x_train, y_train = stacked(train)
+    x_test, y_test = stacked(test)
+    memory = augmented_linear_probe(
+        pixels, x_train, y_train, x_test, y_test, embed_batch_size=5, lr=1e-2, **options
+    )
+    assert streamed["final_train_loss"] == pytest.approx(memory["final_train_loss"], rel=1e-5)
+    assert (streamed["top1"], streamed["top5"]) == (memory["top1"], memory["top5"])
+    assert streamed["train_samples"] == 12 and streamed["test_samples"] == 6
+
+
+def test_streamed_it_learns_the_classes_and_any_number_of_workers_gives_the_same_probe(tmp_path):
+    train = write_classes(tmp_path / "train", per_class=10)
+    test = write_classes(tmp_path / "val", per_class=5, seed=1)
+    options = {"epochs": 20, "batch_size": 8, "lr": 0.1, "seed": 3, "embed_batch_size": 3}
+    one = streamed_augmented_linear_probe(mean_colour, train, test, **options)
+    assert one["top1"] == 1.0  # the colours separate the classes; misread labels would not
+    assert "augmented anew every epoch" in one["protocol"] and one["flip"] is True
+    two = streamed_augmented_linear_probe(mean_colour, train, test, workers=2, **options)
+    assert two == one
+    other = streamed_augmented_linear_probe(mean_colour, train, test, **{**options, "seed": 4})
+    assert other["final_train_loss"] != one["final_train_loss"]
+
+
+def test_streamed_images_need_class_labels(tmp_path):
+    train = write_classes(tmp_path / "train")
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "train" / "n01" / "0.png").rename(tmp_path / "loose" / "0.png")
+    with pytest.raises(ValueError, match="the test images need class labels"):
+        streamed_augmented_linear_probe(
+            pixels, train, ImageFolder(tmp_path / "loose", size=8), epochs=1
+        )

@@ -52,3 +52,23 @@ def test_bad_values_are_refused():
         evaluation_split(None, data="digits", test_fraction=1.0)
     with pytest.raises(ValueError, match="names no data set"):
         evaluation_split({"seed": 3})
+
+
+@pytest.mark.parametrize("data", ["cifar10", "imagenet", "folder"])
+def test_a_data_set_with_its_own_split_has_no_fraction_or_seed_to_choose(data):
+    split = evaluation_split({"data": data})
+    assert (split.data, split.test_fraction, split.seed, split.checked) == (data, None, None, True)
+    assert split.fixed and split.as_dict()["source"] == "the data set's own split"
+    unrecorded = evaluation_split(None, data=data)
+    assert unrecorded.fixed and not unrecorded.checked
+    with pytest.raises(ValueError, match=rf"^{data} has its own split .*: leave split_seed out"):
+        evaluation_split({"data": data}, seed=1)
+    with pytest.raises(ValueError, match="leave test_fraction out"):
+        evaluation_split(None, data=data, test_fraction=0.2)
+
+
+def test_a_fixed_data_set_other_than_the_models_is_refused_both_ways():
+    with pytest.raises(ValueError, match=r"trained on cifar10; the config asks for data digits"):
+        evaluation_split({"data": "cifar10"}, data="digits")
+    with pytest.raises(ValueError, match=r"trained on digits \(split .*asks for data cifar10"):
+        evaluation_split(RECORD, data="cifar10")

@@ -19,6 +19,7 @@ reports the test accuracy after every epoch without choosing one (we report the 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -188,13 +189,19 @@ def streamed_augmented_linear_probe(
             yield x.to(device, non_blocking=True)
 
     def epoch(index: int):
+        # One loader per epoch (worker processes start once), reading chunks of
+        # `embed_batch_size` items; each optimizer batch takes its chunks from it in turn.
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + index)).tolist()
-        for start in range(0, n, batch_size):
-            batch = order[start : start + batch_size]
+        batches = [order[start : start + batch_size] for start in range(0, n, batch_size)]
+        chunks, counts = [], []
+        for batch in batches:
             keys = [ItemKey(i, index, seed) for i in batch]
-            chunks = [keys[i : i + embed_batch_size] for i in range(0, len(keys), embed_batch_size)]
-            loaded = (x.to(device, non_blocking=True) for x, _ in loader(views, chunks))
-            yield loaded, y_train[batch]
+            parts = [keys[i : i + embed_batch_size] for i in range(0, len(keys), embed_batch_size)]
+            chunks += parts
+            counts.append(len(parts))
+        loaded = (x.to(device, non_blocking=True) for x, _ in loader(views, chunks))
+        for batch, count in zip(batches, counts, strict=True):
+            yield itertools.islice(loaded, count), y_train[batch]
 
     top1, top5, losses = _train_probe(
         embed, images(train), epoch, images(test), y_test, num_classes=num_classes,

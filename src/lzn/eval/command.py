@@ -203,8 +203,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "linear probe, kNN",
         description="Run the metrics a config file names on a saved model and write "
         "OUT/report.json (every number with its protocol and the software versions), "
-        "OUT/report.md, and plots (fid_vs_steps.png, accuracy.png, samples.png). Offline: FID "
-        "features default to a shipped classifier for digits and MNIST.",
+        "OUT/report.md, and plots (fid_vs_steps.png, accuracy.png, samples.png). Data: digits "
+        "and MNIST offline (FID features default to a shipped classifier), CIFAR-10, ImageNet "
+        "and image folders from data_root (configs/eval/ has the paper's protocols).",
     )
     parser.add_argument("--model", required=True, help="a save_pretrained folder")
     parser.add_argument("--config", required=True, help="a YAML or JSON evaluation config")
