@@ -44,6 +44,16 @@ class Generation(EvaluationSection):
     def check_model(self, model) -> None:
         if model.image.decoder is None:
             raise ValueError("generation metrics need an image decoder; this model has none")
+        self._conditional = model.label is not None
+
+    def check_data(self, train, test) -> None:
+        super().check_data(train, test)
+        # Before the reference features are computed, not after.
+        if getattr(self, "_conditional", False) and int(train.labels.min()) < 0:
+            raise ValueError(
+                f"class-conditional generation draws labels from the reference's, and "
+                f"{train.source} has no labels (class folders)"
+            )
 
     def describe(self, context: EvaluationContext) -> str:
         gen = self.settings
@@ -82,11 +92,6 @@ class Generation(EvaluationSection):
         )
         n = gen["samples"] or len(train)
         conditional = model.label is not None
-        if conditional and int(y_ref.min()) < 0:
-            raise ValueError(
-                f"class-conditional generation draws labels from the reference's, and "
-                f"{train.source} has no labels (class folders)"
-            )
         runs = []
         for steps in gen["steps"]:
             generator = torch.Generator().manual_seed(context.seed)

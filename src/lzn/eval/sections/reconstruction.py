@@ -30,6 +30,15 @@ class Reconstruction(EvaluationSection):
     def check_model(self, model) -> None:
         if model.image.decoder is None:
             raise ValueError("reconstruction metrics need an image decoder; this model has none")
+        self._conditional = bool(model.image.num_classes)
+
+    def check_data(self, train, test) -> None:
+        super().check_data(train, test)
+        if getattr(self, "_conditional", False) and int(train.labels.min()) < 0:
+            raise ValueError(
+                f"reconstruction with a class-conditional decoder needs the images' labels, and "
+                f"{train.source} has none (class folders)"
+            )
 
     def describe(self, context: EvaluationContext) -> str:
         rec = self.settings
