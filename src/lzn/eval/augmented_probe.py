@@ -15,6 +15,10 @@ Protocol:
 The official code: AdamW, lr 3e-4, weight decay 0, 300 epochs, batch 8192 on ImageNet (these are
 the defaults here), RandomResizedCrop(224) + horizontal flip, no feature normalisation, and it
 reports the test accuracy after every epoch without choosing one (we report the last).
+
+Two front ends, one training loop (`_train_probe`): `augmented_linear_probe` takes image tensors
+(crops cut from them, on their device); `streamed_augmented_linear_probe` reads image folders too
+large for memory (ImageNet) from disk and cuts its crops from the full images.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -191,7 +196,7 @@ def streamed_augmented_linear_probe(
     def epoch(index: int):
         # One loader per epoch (worker processes start once), reading chunks of
         # `embed_batch_size` items; each optimizer batch takes its chunks from it in turn.
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + index)).tolist()
+        order = np.random.default_rng([seed, index]).permutation(n).tolist()  # (seed, epoch)
         batches = [order[start : start + batch_size] for start in range(0, n, batch_size)]
         chunks, counts = [], []
         for batch in batches:

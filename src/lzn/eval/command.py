@@ -134,7 +134,7 @@ def evaluate(model_dir: str | Path, config: dict, out: Path, *, progress: bool =
         workers=config["workers"],
     )
     for section in sections:
-        section.check_data(train, test)
+        section.check_data(model, train, test)
     out.mkdir(parents=True, exist_ok=True)
     n_test = len(test) if test is not None else 0
     report = {

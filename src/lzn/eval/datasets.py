@@ -48,7 +48,7 @@ def load(
 
 
 FIXED_SPLITS = {
-    "cifar10": "the official split: 50,000 train / 10,000 test images",
+    "cifar10": "the official split: the train and test batch files",
     "imagenet": "the official split: train/ and val/ folders",
     "folder": "every image of the folder as the reference; no test split",
 }

@@ -57,8 +57,8 @@ class EvaluationSection(ABC):
     def check_model(self, model) -> None:  # noqa: B027 (an optional hook)
         """Refuse, before any work starts, a model this section cannot evaluate."""
 
-    def check_data(self, train: Images, test: Images | None) -> None:
-        """Refuse, before any work starts, data this section cannot run on."""
+    def check_data(self, model, train: Images, test: Images | None) -> None:
+        """Refuse, before any work starts, data this section cannot run on (with `model`)."""
         if self.needs_test and test is None:
             raise ValueError(f"{self.name} needs a test split; {train.source} has none")
         if self.needs_memory and train.streamed:

@@ -44,12 +44,11 @@ class Generation(EvaluationSection):
     def check_model(self, model) -> None:
         if model.image.decoder is None:
             raise ValueError("generation metrics need an image decoder; this model has none")
-        self._conditional = model.label is not None
 
-    def check_data(self, train, test) -> None:
-        super().check_data(train, test)
+    def check_data(self, model, train, test) -> None:
+        super().check_data(model, train, test)
         # Before the reference features are computed, not after.
-        if getattr(self, "_conditional", False) and int(train.labels.min()) < 0:
+        if model.label is not None and int(train.labels.min()) < 0:
             raise ValueError(
                 f"class-conditional generation draws labels from the reference's, and "
                 f"{train.source} has no labels (class folders)"

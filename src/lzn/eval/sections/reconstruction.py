@@ -30,11 +30,10 @@ class Reconstruction(EvaluationSection):
     def check_model(self, model) -> None:
         if model.image.decoder is None:
             raise ValueError("reconstruction metrics need an image decoder; this model has none")
-        self._conditional = bool(model.image.num_classes)
 
-    def check_data(self, train, test) -> None:
-        super().check_data(train, test)
-        if getattr(self, "_conditional", False) and int(train.labels.min()) < 0:
+    def check_data(self, model, train, test) -> None:
+        super().check_data(model, train, test)
+        if model.image.num_classes and int(train.labels.min()) < 0:
             raise ValueError(
                 f"reconstruction with a class-conditional decoder needs the images' labels, and "
                 f"{train.source} has none (class folders)"
