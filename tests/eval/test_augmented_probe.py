@@ -84,19 +84,27 @@ def test_no_augmentation_and_one_full_batch_is_plain_full_batch_training(split):
     assert a["top1"] == b["top1"] and a["final_train_loss"] == pytest.approx(b["final_train_loss"])
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
-        ({"lr": 0.0}, "lr must be positive"),
-        ({"crop_scale": (0.5, 2.0)}, "crop scale must satisfy"),
-    ],
-)
+BAD_SETTINGS = [
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"batch_size": 2.5}, "batch_size must be a positive integer"),
+    ({"lr": 0.0}, "lr must be positive"),
+    ({"weight_decay": -1.0}, "weight_decay non-negative"),
+    ({"crop_scale": (0.5, 2.0)}, "crop scale must satisfy"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_SETTINGS)
 def test_bad_settings_are_refused(split, change, message):
     x_train, y_train, x_test, y_test = split
     with pytest.raises(ValueError, match=message):
         augmented_linear_probe(pixels, x_train, y_train, x_test, y_test, **change)
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_SETTINGS)
+def test_bad_settings_of_the_streamed_probe_are_refused(tmp_path, change, message):
+    folder = write_classes(tmp_path, per_class=2)
+    with pytest.raises(ValueError, match=message):
+        streamed_augmented_linear_probe(pixels, folder, folder, **change)
 
 
 def test_bad_inputs_are_refused(split):

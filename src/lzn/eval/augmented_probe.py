@@ -98,18 +98,7 @@ def augmented_linear_probe(
         _checks.as_labels(train_labels, len(train_images), "the train labels")
     )
     y_test = torch.as_tensor(_checks.as_labels(test_labels, len(test_images), "the test labels"))
-    for name, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("embed_batch_size", embed_batch_size),
-    ):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not lr > 0 or weight_decay < 0:
-        raise ValueError(
-            f"lr must be positive and weight_decay non-negative, got {lr}, {weight_decay}"
-        )
-    crop_scale = check_scale(crop_scale)
+    crop_scale = _check_settings(epochs, batch_size, embed_batch_size, lr, weight_decay, crop_scale)
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     generator = torch.Generator().manual_seed(seed)  # crops and shuffles: CPU draws, any device
     n = len(train_images)
@@ -171,11 +160,7 @@ def streamed_augmented_linear_probe(
     from lzn.data.batches import ItemKey
     from lzn.data.views import RandomCrops
 
-    for name, value in (("epochs", epochs), ("batch_size", batch_size),
-                        ("embed_batch_size", embed_batch_size)):  # fmt: skip
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    crop_scale = check_scale(crop_scale)
+    crop_scale = _check_settings(epochs, batch_size, embed_batch_size, lr, weight_decay, crop_scale)
     y_train, y_test = _dataset_labels(train, "train"), _dataset_labels(test, "test")
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     views = RandomCrops(train, train.size, flip=flip, scale=crop_scale)
@@ -217,6 +202,22 @@ def streamed_augmented_linear_probe(
         weight_decay=weight_decay, crop_scale=crop_scale, flip=flip, seed=seed,
         train_samples=n, test_samples=len(test),
     )  # fmt: skip
+
+
+def _check_settings(
+    epochs: int, batch_size: int, embed_batch_size: int, lr: float, weight_decay: float,
+    crop_scale: tuple[float, float],
+) -> tuple[float, float]:  # fmt: skip
+    """The crop scale as (low, high), or a ValueError naming the bad setting."""
+    for name, value in (("epochs", epochs), ("batch_size", batch_size),
+                        ("embed_batch_size", embed_batch_size)):  # fmt: skip
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not lr > 0 or weight_decay < 0:
+        raise ValueError(
+            f"lr must be positive and weight_decay non-negative, got {lr}, {weight_decay}"
+        )
+    return check_scale(crop_scale)
 
 
 def _dataset_labels(dataset: Dataset, name: str) -> Tensor:
