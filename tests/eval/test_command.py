@@ -141,6 +141,10 @@ def test_evaluate_writes_every_number_with_its_protocol(saved_model, tmp_path, m
         ("data: digits\ngeneration: {steps: [0]}\n", "generation steps must be positive"),
         ("data: digits\naccuracy: {bank: test}\n", "bank must be model, train or none"),
         ("data: digits\nknn: {k: [20, -1]}\n", "knn k must be positive"),
+        ("data: digits\nreconstruction: {steps: 0}\n", "images, repeats and steps must be"),
+        ("data: digits\nreconstruction: {batch_size: 0}\n", "batch_size must be positive"),
+        ("data: cifar10\nworkers: -1\nknn: {}\n", "workers must be a non-negative integer"),
+        ("data: folder\ndata_root: 3\nknn: {}\n", "data_root must be a path"),
     ],
 )
 def test_bad_configs_are_value_errors_naming_the_problem(tmp_path, text, message):

@@ -24,8 +24,10 @@ class Reconstruction(EvaluationSection):
     def check(cls, settings: dict, given: dict) -> None:
         values.sampler(settings["sampler"], "reconstruction")
         values.positive_ints(
-            [settings["images"], settings["repeats"]], "reconstruction images and repeats"
+            [settings["images"], settings["repeats"], settings["steps"]],
+            "reconstruction images, repeats and steps",
         )
+        values.positive_ints(settings["batch_size"], "reconstruction batch_size", allow_none=True)
 
     def check_model(self, model) -> None:
         if model.image.decoder is None:
