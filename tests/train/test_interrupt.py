@@ -51,3 +51,14 @@ def test_a_forked_data_loader_worker_survives_the_signal():
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert stop.requested is None  # the trainer itself got nothing
+
+
+def test_a_lightning_without_the_checkpoint_internals_is_refused_before_training(monkeypatch):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from lzn.train.run_checkpoint import RunCheckpoint
+
+    RunCheckpoint(save_last=True)  # this Lightning has them
+    monkeypatch.delattr(ModelCheckpoint, "_save_last_checkpoint")
+    with pytest.raises(RuntimeError, match=r"needs ModelCheckpoint\._save_last_checkpoint"):
+        RunCheckpoint(save_last=True)

@@ -3,6 +3,7 @@ hold the run's last completed step whenever the run ends, by finishing or by a s
 
 from __future__ import annotations
 
+import lightning
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -20,6 +21,24 @@ class RunCheckpoint(ModelCheckpoint):
     """
 
     stop: SignalStop | None = None
+
+    # ModelCheckpoint's internals that `_save_last` uses (Lightning 2.2 to 2.6 have them): checked
+    # when the callback is built, so that a Lightning without them fails before training, not
+    # at the final save.
+    INTERNALS = (
+        "_should_skip_saving_checkpoint", "_save_last_checkpoint", "_monitor_candidates",
+        "_last_global_step_saved",
+    )  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        missing = [name for name in self.INTERNALS if not hasattr(self, name)]
+        if missing:
+            raise RuntimeError(
+                f"lzn's RunCheckpoint needs ModelCheckpoint.{', .'.join(missing)}, which "
+                f"Lightning {lightning.__version__} lacks; install a Lightning from 2.2 to 2.6 "
+                "(pip install 'lightning>=2.2,<2.7')"
+            )
 
     def on_train_start(self, trainer, module) -> None:
         super().on_train_start(trainer, module)
