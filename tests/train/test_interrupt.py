@@ -5,6 +5,7 @@ import os
 import signal
 
 import pytest
+import torch
 
 from lzn.train.interrupt import Interrupted, SignalStop
 
@@ -62,3 +63,33 @@ def test_a_lightning_without_the_checkpoint_internals_is_refused_before_training
     monkeypatch.delattr(ModelCheckpoint, "_save_last_checkpoint")
     with pytest.raises(RuntimeError, match=r"needs ModelCheckpoint\._save_last_checkpoint"):
         RunCheckpoint(save_last=True)
+
+
+class _SignalsItself(torch.utils.data.Dataset):
+    """Each item sends SIGTERM to the process that loads it (a cluster's SIGTERM to the job)."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return torch.tensor(i)
+
+
+def test_loader_workers_leave_stop_signals_to_the_trainer():
+    from torch.utils.data import DataLoader
+
+    from lzn.data.modules import ignore_stop_signals
+
+    def load(**options):
+        loader = DataLoader(
+            _SignalsItself(), batch_size=2, num_workers=1, multiprocessing_context="spawn",
+            **options,
+        )  # fmt: skip
+        return [batch.tolist() for batch in loader]
+
+    # Spawned workers (macOS's and Windows' default) start with Python's handlers: without the
+    # init function the worker dies of the signal and the loader raises.
+    assert load(worker_init_fn=ignore_stop_signals) == [[0, 1], [2, 3]]
+    with pytest.raises(RuntimeError, match=r"exited unexpectedly|killed by signal"):
+        load()

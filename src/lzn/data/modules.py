@@ -8,10 +8,13 @@ crops, which need the full image: with `crop_pairs` (ImageNetData's default) an 
 random crops of the full image (2, c, s, s) (`lzn.data.views.CroppedPairs`), seeded by (run
 seed, step, index) through the sampler's keys, so that a resumed run cuts the same crops.
 Every other item is (image float32 (c, s, s) in [-1, 1], label long; -1 where there are none).
+Loader workers ignore SIGINT and SIGTERM (`ignore_stop_signals`): the trainer decides when the
+run stops (at a step boundary, `lzn.train.interrupt`) and then stops them.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import lightning as L
@@ -22,6 +25,16 @@ from lzn import rng
 from lzn.data.batches import StepBatches
 from lzn.data.folder import ImageFolder
 from lzn.data.views import MAX_SHORT_SIDE
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """A DataLoader worker's `worker_init_fn`: leave SIGINT and SIGTERM to the trainer. Ctrl-C
+    reaches every process of the terminal's group and a cluster's SIGTERM every process of the
+    job; a worker that died of it would make the trainer's loader raise at once, in the middle
+    of the step it should finish and save. (Forked workers inherit the trainer's handler, which
+    already ignores them; spawned ones, macOS's and Windows' default, start with Python's.)"""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 class LZNData(L.LightningDataModule):
@@ -72,6 +85,7 @@ class LZNData(L.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=ignore_stop_signals,
         )
 
 
