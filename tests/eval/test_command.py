@@ -145,6 +145,8 @@ def test_evaluate_writes_every_number_with_its_protocol(saved_model, tmp_path, m
         ("data: digits\nreconstruction: {batch_size: 0}\n", "batch_size must be positive"),
         ("data: cifar10\nworkers: -1\nknn: {}\n", "workers must be a non-negative integer"),
         ("data: folder\ndata_root: 3\nknn: {}\n", "data_root must be a path"),
+        ("data: digits\ndownload: true\nknn: {}\n", "download is for cifar10 only"),
+        ("data: cifar10\ndownload: yes please\nknn: {}\n", "download must be true or false"),
     ],
 )
 def test_bad_configs_are_value_errors_naming_the_problem(tmp_path, text, message):

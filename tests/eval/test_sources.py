@@ -80,3 +80,22 @@ def test_a_missing_or_unnamed_root_is_refused(tmp_path):
         open_data(split, tmp_path / "empty", size=32, channels=3)
     with pytest.raises(ValueError, match="exactly one"):
         Images(torch.zeros(2, dtype=torch.long))
+
+
+def test_download_fetches_cifar10_into_a_new_root_and_only_cifar10(tmp_path, monkeypatch):
+    import hashlib
+    import io
+
+    from tests.data.test_cifar10 import tar_bytes
+
+    files = fake_files()
+    payload = tar_bytes(files)
+    monkeypatch.setattr(cifar10, "RECORDS_PER_FILE", N)
+    monkeypatch.setattr(cifar10, "MD5", hashlib.md5(payload).hexdigest())
+    monkeypatch.setattr(cifar10, "urlopen", lambda url, timeout=None: io.BytesIO(payload))
+    root = tmp_path / "new"
+    split = evaluation_split(None, data="cifar10")
+    train, test = open_data(split, root, size=32, channels=3, download=True)
+    assert (root / cifar10.ARCHIVE).is_file() and len(train) == 5 * N and len(test) == N
+    with pytest.raises(ValueError, match="download is for cifar10 only; imagenet"):
+        open_data(evaluation_split(None, data="imagenet"), root, size=8, channels=3, download=True)

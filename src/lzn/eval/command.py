@@ -5,6 +5,7 @@ settings say what to evaluate on:
 
     data: null                # digits | mnist | cifar10 | imagenet | folder; null: the model's
     data_root: null           # the folder holding cifar10, imagenet or the folder's images
+    download: false           # cifar10 only: fetch it into data_root when missing (md5 checked)
     split_seed: null          # held-out split (digits, mnist); null: the model's record (else 0)
     test_fraction: null       # null: the model's record (else 0.2)
     workers: 8                # loader processes for streamed data (imagenet, folder)
@@ -37,6 +38,7 @@ from lzn.progress import Section
 TOP = {
     "data": None,
     "data_root": None,
+    "download": False,
     "split_seed": None,
     "test_fraction": None,
     "workers": 8,
@@ -91,6 +93,10 @@ def _check_top(config: dict) -> None:
     values.numbers(config, "test_fraction")
     if config["data_root"] is not None and not isinstance(config["data_root"], str):
         raise ValueError(f"data_root must be a path, got {config['data_root']!r}")
+    if not isinstance(config["download"], bool):
+        raise ValueError(f"download must be true or false, got {config['download']!r}")
+    if config["download"] and config["data"] not in (None, "cifar10"):
+        raise ValueError(f"download is for cifar10 only; {config['data']} must be in data_root")
     workers = config["workers"]
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
@@ -132,6 +138,7 @@ def evaluate(model_dir: str | Path, config: dict, out: Path, *, progress: bool =
         channels=model.config["image"]["channels"],
         device=device,
         workers=config["workers"],
+        download=config["download"],
     )
     for section in sections:
         section.check_data(model, train, test)

@@ -89,9 +89,13 @@ def open_data(
     channels: int,
     device: str = "cpu",
     workers: int = 0,
+    download: bool = False,
 ) -> tuple[Images, Images | None]:
     """(train, test) of `split` at the model's image `size` and `channels`; test is None for a
-    folder (no test split). `root` is required for the data sets in `datasets.FIXED`."""
+    folder (no test split). `root` is required for the data sets in `datasets.FIXED`;
+    `download` fetches CIFAR-10 into it when missing (the only one that can be fetched)."""
+    if download and split.data != "cifar10":
+        raise ValueError(f"download is for cifar10 only; {split.data} must already be in data_root")
     if split.data in datasets.HELD_OUT:
         x_train, y_train, x_test, y_test = datasets.load(
             split.data, test_fraction=split.test_fraction, seed=split.seed
@@ -105,14 +109,14 @@ def open_data(
     if root is None:
         raise ValueError(f"data: {split.data} needs data_root, the folder that holds it")
     root = Path(root).expanduser()
-    if not root.exists():
+    if not root.exists() and not download:
         raise FileNotFoundError(f"data_root {root} does not exist")
     if split.data == "cifar10":
         from lzn.data import cifar10
 
         parts = []
         for part in ("train", "test"):
-            pixels, labels = cifar10.load(root, split=part)
+            pixels, labels = cifar10.load(root, split=part, download=download)
             images = pixels.to(device).float() / 127.5 - 1.0
             _check_shape(images, "cifar10", size, channels)
             parts.append(Images(labels, images, device=device, source=f"cifar10 {part} ({root})"))
