@@ -107,6 +107,8 @@ def test_a_failed_save_leaves_the_previous_weights_usable(model, tmp_path, monke
         (lambda m: m.encode(torch.zeros(2, 8, 8)), r"shape \(batch, 1, 8, 8\)"),
         (lambda m: m.encode(torch.full((2, 1, 8, 8), 255.0)), r"expected \[-1, 1\]"),
         (lambda m: m.encode(torch.full((2, 1, 8, 8), float("nan"))), "NaN or infinite"),
+        # Finite beyond float32's range: still the range error, not "infinite".
+        (lambda m: m.encode(torch.full((2, 1, 8, 8), 1e39, dtype=torch.float64)), r"\[-1, 1\]"),
         (lambda m: m.encode(torch.zeros(0, 1, 8, 8)), "batch of images is empty"),
         (lambda m: m.encode(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)), "floating point"),
         (lambda m: m.generate(2, [3, 10]), r"label 10 is outside the label set \(0..9\)"),

@@ -181,3 +181,10 @@ def test_streamed_images_need_class_labels(tmp_path):
         streamed_augmented_linear_probe(
             pixels, train, ImageFolder(tmp_path / "loose", size=8), epochs=1
         )
+
+
+def test_a_streamed_train_folder_that_skips_corrupt_files_is_refused(tmp_path):
+    write_classes(tmp_path)
+    skipping = ImageFolder(tmp_path, size=8, on_corrupt="skip")
+    with pytest.raises(ValueError, match="on_corrupt='error'"):
+        streamed_augmented_linear_probe(pixels, skipping, skipping, epochs=1)

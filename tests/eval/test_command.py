@@ -146,6 +146,7 @@ def test_evaluate_writes_every_number_with_its_protocol(saved_model, tmp_path, m
         ("data: cifar10\nworkers: -1\nknn: {}\n", "workers must be a non-negative integer"),
         ("data: folder\ndata_root: 3\nknn: {}\n", "data_root must be a path"),
         ("data: digits\ndownload: true\nknn: {}\n", "download is for cifar10 only"),
+        ("data: digits\nseed: -1\nknn: {}\n", "seed must be a non-negative integer"),
         ("data: cifar10\ndownload: yes please\nknn: {}\n", "download must be true or false"),
     ],
 )

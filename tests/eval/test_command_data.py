@@ -225,6 +225,15 @@ def test_cifar10_a_split_or_data_set_other_than_the_models_is_refused(
     assert code == 2 and re.search(message, err)
 
 
+def test_features_without_a_shipped_classifier_are_refused_before_the_data_is_read(
+    joint, tmp_path, capsys
+):
+    # data_root does not exist: the refusal must come first, not after loading or downloading.
+    text = f"data: cifar10\ndata_root: {tmp_path / 'nowhere'}\ngeneration: {{samples: 4}}\n"
+    code, err = refused(joint, tmp_path, text, capsys)
+    assert code == 2 and "no shipped classifier for 'cifar10'" in err
+
+
 # --- ImageNet -------------------------------------------------------------------------------
 
 
@@ -395,6 +404,7 @@ def test_folder_reference_features_are_cached_per_folder(generator, tmp_path):
         caches.append(report["results"]["generation"])
     paths = [gen["reference"]["cache"] for gen in caches]
     assert paths[0] != paths[1] and paths[0] == paths[2]
+    assert "-32px-3ch-" in paths[0]  # a grey model at this size reads other images
     assert sorted(str(p) for p in (tmp_path / "c").glob("*.npz")) == sorted(paths[:2])
     # Folder a's cached features give a's numbers again; folder b's images give others.
     assert caches[2]["runs"][0]["kid"] == caches[0]["runs"][0]["kid"]

@@ -99,3 +99,10 @@ def test_download_fetches_cifar10_into_a_new_root_and_only_cifar10(tmp_path, mon
     assert (root / cifar10.ARCHIVE).is_file() and len(train) == 5 * N and len(test) == N
     with pytest.raises(ValueError, match="download is for cifar10 only; imagenet"):
         open_data(evaluation_split(None, data="imagenet"), root, size=8, channels=3, download=True)
+
+
+def test_imagenet_splits_with_different_classes_are_refused(tmp_path):
+    write_imagenet(tmp_path)
+    (tmp_path / "val" / "n02").rename(tmp_path / "val" / "n03")
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="labels would not match"):
+        open_data(evaluation_split(None, data="imagenet"), tmp_path, size=8, channels=3)

@@ -161,6 +161,10 @@ def streamed_augmented_linear_probe(
     from lzn.data.views import RandomCrops
 
     crop_scale = _check_settings(epochs, batch_size, embed_batch_size, lr, weight_decay, crop_scale)
+    if getattr(train, "on_corrupt", "error") != "error":
+        # A skipped file is replaced by another image, maybe of another class: the labels of
+        # the batch (taken from `targets`) would not be its images'.
+        raise ValueError("the train folder must refuse corrupt files (on_corrupt='error')")
     y_train, y_test = _dataset_labels(train, "train"), _dataset_labels(test, "test")
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     views = RandomCrops(train, train.size, flip=flip, scale=crop_scale)

@@ -93,6 +93,9 @@ def _check_top(config: dict) -> None:
     values.numbers(config, "test_fraction")
     if config["data_root"] is not None and not isinstance(config["data_root"], str):
         raise ValueError(f"data_root must be a path, got {config['data_root']!r}")
+    seed = config["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(config["download"], bool):
         raise ValueError(f"download must be true or false, got {config['download']!r}")
     if config["download"] and config["data"] not in (None, "cifar10"):
@@ -131,6 +134,8 @@ def evaluate(model_dir: str | Path, config: dict, out: Path, *, progress: bool =
         test_fraction=config["test_fraction"],
         seed=config["split_seed"],
     )
+    for section in sections:  # before the data is read (or downloaded)
+        section.check_split(config, split)
     train, test = sources.open_data(
         split,
         config["data_root"],

@@ -242,6 +242,7 @@ def cached_extract(
     keep_logits: bool = False,
     batch_size: int = 250,
     progress: bool = False,
+    total: int | None = None,
 ) -> tuple[FeatureSet, Path]:
     """Reference features of a data set, computed once: `key` names the data (set, split, size);
     the file name adds the extractor's name, so other features never reuse it. `source` is only
@@ -265,6 +266,7 @@ def cached_extract(
         keep_logits=keep_logits,
         progress=progress,
         desc=f"reference features ({key})",
+        total=total,
     )
     result.save(path)
     return result, path

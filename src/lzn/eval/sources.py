@@ -125,11 +125,21 @@ def open_data(
         from lzn.data.imagenet import ImageNet
 
         resize = round(size * IMAGENET_RESIZE_RATIO)
-        parts = []
-        for part in ("train", "val"):
-            folder = ImageNet(root, part, size=size, resize=resize, channels=channels)
-            parts.append(_streamed(folder, device, workers, f"imagenet {part} ({root / part})"))
-        return parts[0], parts[1]
+        folders = [
+            ImageNet(root, part, size=size, resize=resize, channels=channels)
+            for part in ("train", "val")
+        ]
+        train_classes, val_classes = (folder.classes for folder in folders)
+        if train_classes != val_classes:  # a label is the index of its sorted class name
+            raise ValueError(
+                f"ImageNet's train and val folders hold different classes ({len(train_classes)} "
+                f"and {len(val_classes)} with images): their labels would not match"
+            )
+        train, val = (
+            _streamed(folder, device, workers, f"imagenet {part} ({root / part})")
+            for folder, part in zip(folders, ("train", "val"), strict=True)
+        )
+        return train, val
     if split.data == "folder":
         from lzn.data.folder import ImageFolder
 
@@ -139,8 +149,6 @@ def open_data(
 
 
 def _streamed(folder, device: str, workers: int, source: str) -> Images:
-    if len(folder) == 0:
-        raise ValueError(f"{source} holds no images")
     return Images(folder.targets, dataset=folder, device=device, workers=workers, source=source)
 
 

@@ -66,7 +66,7 @@ class ImageModality(Modality):
             raise TypeError(f"images must be floating point in [-1, 1], got dtype {images.dtype}")
         # One pass and one host sync (a GPU waits for it on every encode): the extremes are NaN
         # or infinite exactly when some value is.
-        lo, hi = torch.stack(torch.aminmax(images.detach())).float().tolist()
+        lo, hi = torch.stack(torch.aminmax(images.detach())).double().tolist()
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError("images contain NaN or infinite values")
         if lo < -1 - _RANGE_SLACK or hi > 1 + _RANGE_SLACK:

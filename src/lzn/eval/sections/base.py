@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from lzn.eval.datasets import EvaluationSplit
     from lzn.eval.sections.context import EvaluationContext
     from lzn.eval.sources import Images
 
@@ -56,6 +57,10 @@ class EvaluationSection(ABC):
 
     def check_model(self, model) -> None:  # noqa: B027 (an optional hook)
         """Refuse, before any work starts, a model this section cannot evaluate."""
+
+    def check_split(self, config: dict, split: EvaluationSplit) -> None:  # noqa: B027
+        """Refuse, before the data is read, a data set this section cannot run on with the
+        config's top-level settings (an optional hook)."""
 
     def check_data(self, model, train: Images, test: Images | None) -> None:
         """Refuse, before any work starts, data this section cannot run on (with `model`)."""

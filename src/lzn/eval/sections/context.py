@@ -63,8 +63,8 @@ class EvaluationContext:
             return f"{split.data}-train-frac{split.test_fraction:g}-seed{split.seed}-n{n}"
         root = str(Path(self.config["data_root"]).expanduser().resolve())
         where = hashlib.sha256(root.encode()).hexdigest()[:10]
-        size = self.model.config["image"]["size"]
-        return f"{split.data}-train-{size}px-{where}-n{n}"
+        image = self.model.config["image"]
+        return f"{split.data}-train-{image['size']}px-{image['channels']}ch-{where}-n{n}"
 
     def frozen_features(self) -> tuple[Tensor, Tensor]:
         """`model.embed` of the train and test images, computed once for every section."""

@@ -45,6 +45,15 @@ class Generation(EvaluationSection):
         if model.image.decoder is None:
             raise ValueError("generation metrics need an image decoder; this model has none")
 
+    def check_split(self, config: dict, split: datasets.EvaluationSplit) -> None:
+        from lzn.eval import classifier
+
+        if config["features"] == "classifier" and split.data not in classifier.SHIPPED:
+            raise ValueError(
+                f"no shipped classifier for {split.data!r} (there are: "
+                f"{', '.join(classifier.SHIPPED)}); use features: inception"
+            )
+
     def check_data(self, model, train, test) -> None:
         super().check_data(model, train, test)
         # Before the reference features are computed, not after.
@@ -83,6 +92,7 @@ class Generation(EvaluationSection):
             key,
             extractor,
             lambda: train.batches(gen["batch_size"]),
+            total=len(train),
             cache_dir=context.config["cache_dir"],
             keep_features=metrics.keeps_features,
             keep_logits=False,
