@@ -58,9 +58,10 @@ def _classify(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     if model.bank is None and not args.no_bank:
         print(
-            f"lzn classify: {args.model} carries no anchor bank (saved by an earlier release): "
-            "the labels depend on which files are classified together; re-export it with "
-            "LZN.set_bank, or pass --no-bank to accept this",
+            f"lzn classify: {args.model} carries no anchor bank (converted official checkpoints "
+            "and models of earlier releases have none): the labels depend on which files are "
+            "classified together; add one with model.set_bank(train_images, train_labels) and "
+            "save the model, or pass --no-bank to accept this",
             file=sys.stderr,
         )
     bank = None if args.no_bank else "model"
@@ -256,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         command, run = args.command, lambda: args.run(args)
     try:
         return run()
-    except (ValueError, FileNotFoundError, EvaluationCapError, MissingHubDependency) as e:  # 1 line
+    # One line for what the user can fix: bad input, a missing file, a failed download.
+    except (ValueError, OSError, EvaluationCapError, MissingHubDependency) as e:
         print(f"lzn {command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # `lzn fit` saves and explains itself; elsewhere nothing is lost

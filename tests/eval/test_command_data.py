@@ -234,6 +234,29 @@ def test_features_without_a_shipped_classifier_are_refused_before_the_data_is_re
     assert code == 2 and "no shipped classifier for 'cifar10'" in err
 
 
+def test_inception_features_without_their_dependency_or_weights_are_refused_first(
+    joint, tmp_path, capsys
+):
+    text = (
+        f"data: cifar10\ndata_root: {tmp_path / 'nowhere'}\nfeatures: inception\n"
+        f"inception_weights: {tmp_path / 'missing.pth'}\ngeneration: {{samples: 4}}\n"
+    )
+    code, err = refused(joint, tmp_path, text, capsys)
+    assert code == 2 and re.search(r"need torch-fidelity|missing\.pth does not exist", err)
+
+
+def test_a_failed_download_is_one_line(joint, tmp_path, capsys, monkeypatch):
+    from urllib.error import URLError
+
+    def offline(url, timeout=None):
+        raise URLError("no network")
+
+    monkeypatch.setattr(cifar10, "urlopen", offline)
+    text = f"data: cifar10\ndata_root: {tmp_path / 'new'}\ndownload: true\nknn: {{}}\n"
+    code, err = refused(joint, tmp_path, text, capsys)
+    assert code == 2 and "could not download" in err
+
+
 # --- ImageNet -------------------------------------------------------------------------------
 
 

@@ -190,3 +190,12 @@ def test_lzn_convert_reports_a_refused_file_in_one_line(tmp_path, capsys):
     assert code == 2
     assert capsys.readouterr().err.startswith("lzn convert: ")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_file_of_another_case_is_named_in_the_error(written):
+    _, path = written["case_study_3"]
+    with pytest.raises(ValueError, match=r"is it case_study_3 \(cifar10-joint\)\?"):
+        from_official(path, "cifar10-generation")
+    _, path = written["case_study_2"]
+    with pytest.raises(ValueError, match=r"has no 'decoder'.*is it case_study_2"):
+        from_official(path, "cifar10-generation")

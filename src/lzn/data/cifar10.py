@@ -60,7 +60,8 @@ def load(
         looked = "\n  ".join(str(p) for p in [*missing, archive])
         raise FileNotFoundError(
             f"CIFAR-10 ({split} split, binary version) not found; looked for:\n  {looked}\n"
-            f"Get it with download=True (`download: true` in a config), or download {URL} "
+            f"Get it with download=True (`--data.download true` for lzn fit, `download: true` "
+            f"in an lzn evaluate config), or download {URL} "
             f"(md5 {MD5}) into {root}, extracted or not."
         )
     parsed = [_parse(source, data) for source, data in blobs]

@@ -67,8 +67,9 @@ class InceptionFeatures(FeatureExtractor):
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError as e:
             raise ImportError(
-                "standard FID/KID/IS features need torch-fidelity (pip install torch-fidelity); "
-                f"without it use the shipped classifier features (features: classifier): {e}"
+                "standard FID/KID/IS features need torch-fidelity (pip install torch-fidelity, "
+                "or lzn's fid extra); without it: features: classifier (digits and MNIST) or "
+                f"features: pixels (offline, not comparable with published FIDs): {e}"
             ) from None
         path = find_weights(weights_path)
         self.model = FeatureExtractorInceptionV3(

@@ -72,26 +72,39 @@ def from_official(
         path = hub.resolve_file(path)
     stored = checkpoint.read(path)
     where = str(path)
-    networks = {part: checkpoint.network_state(stored, part, where) for part in case.parts}
-    settings = _settings(architecture.infer(case, networks), config)
-    model = LZN(settings)
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    weights = {}
-    for part, net_map in network_maps(model, case).items():
-        state = networks[part]
-        if ema:
-            key = f"{part}_ema"
-            if key not in stored:
-                raise ValueError(f"{where} has no {key!r} (pass ema=False for the raw weights)")
-            state = ema_list.apply(state, stored[key], net_map.not_in_ema, f"{where}: {key}")
-        try:
-            weights.update(net_map.to_lzn(state, shapes))
-        except ValueError as e:
-            raise ValueError(f"{where} ({case.name}): {e}") from None
+    try:
+        networks = {part: checkpoint.network_state(stored, part, where) for part in case.parts}
+        settings = _settings(architecture.infer(case, networks), config)
+        model = LZN(settings)
+        shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        weights = {}
+        for part, net_map in network_maps(model, case).items():
+            state = networks[part]
+            if ema:
+                key = f"{part}_ema"
+                if key not in stored:
+                    raise ValueError(f"{where} has no {key!r} (pass ema=False for the raw weights)")
+                state = ema_list.apply(state, stored[key], net_map.not_in_ema, f"{where}: {key}")
+            try:
+                weights.update(net_map.to_lzn(state, shapes))
+            except ValueError as e:
+                raise ValueError(f"{where} ({case.name}): {e}") from None
+    except ValueError as e:
+        raise ValueError(f"{e}{_other_case_hint(stored, case)}") from None
     model.load_state_dict(weights, strict=True)
     if case.data is not None:  # what lzn evaluate tests it on (the official train split)
         model.training_data = {"data": case.data}
     return model.eval()
+
+
+def _other_case_hint(stored: dict, case: OfficialCase) -> str:
+    """When the file holds other networks than `case` reads, the cases that read them."""
+    held = tuple(part for part in ("encoder", "decoder", "label_anchor") if part in stored)
+    if set(held) == set(case.parts):
+        return ""
+    fitting = [f"{c.name} ({c.preset})" for c in cases.CASES if set(c.parts) == set(held)]
+    guess = f": is it {' or '.join(fitting)}?" if fitting else ""
+    return f" (the file holds {', '.join(held)}; {case.name} reads {', '.join(case.parts)}{guess})"
 
 
 def to_official(model, case: str | OfficialCase) -> dict:

@@ -45,8 +45,8 @@ class Accuracy(EvaluationSection):
         if "model" in self.settings["bank"] and getattr(model, "bank", None) is None:
             raise ValueError(
                 "accuracy bank: model, but this model carries no anchor bank (bank.safetensors; "
-                "older models have none): use bank: train (anchors of the train split) or "
-                "bank: none (the batch alone, the paper's Alg. 9)"
+                "converted official checkpoints and older models have none): use bank: train "
+                "(anchors of the train split) or bank: none (the batch alone, the paper's Alg. 9)"
             )
 
     def describe(self, context: EvaluationContext) -> str:

@@ -51,8 +51,22 @@ class Generation(EvaluationSection):
         if config["features"] == "classifier" and split.data not in classifier.SHIPPED:
             raise ValueError(
                 f"no shipped classifier for {split.data!r} (there are: "
-                f"{', '.join(classifier.SHIPPED)}); use features: inception"
+                f"{', '.join(classifier.SHIPPED)}); use features: inception (the standard FID: "
+                "torch-fidelity and its weights file, docs/evaluation.md) or features: pixels "
+                "(offline, not comparable with published FIDs)"
             )
+        if config["features"] == "inception":  # before minutes of loading and sampling
+            import importlib.util
+
+            from lzn.eval.inception import find_weights
+
+            if importlib.util.find_spec("torch_fidelity") is None:
+                raise ImportError(
+                    "standard FID/KID/IS features need torch-fidelity (pip install "
+                    "torch-fidelity, or lzn's fid extra); without it: features: pixels (offline, "
+                    "not comparable with published FIDs)"
+                )
+            find_weights(config["inception_weights"])
 
     def check_data(self, model, train, test) -> None:
         super().check_data(model, train, test)
