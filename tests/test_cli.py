@@ -155,3 +155,21 @@ def test_presets_lists_and_prints_a_preset_as_its_one_home_says(capsys):
     assert printed["recipe"] == presets.recipe("cifar10-joint")
     assert cli.main(["presets", "cifar"]) == 2
     assert "unknown preset 'cifar'; the presets are: cifar10-generation" in capsys.readouterr().err
+
+
+class _Undecodable(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        raise ValueError(f"cannot decode image{i}.png as an image")
+
+
+def test_an_error_in_a_loader_worker_is_reported_by_its_own_line():
+    loader = torch.utils.data.DataLoader(_Undecodable(), num_workers=1)
+    with pytest.raises(ValueError) as caught:
+        next(iter(loader))
+    assert "Original Traceback" in str(caught.value)  # torch's message: the worker's traceback
+    want = "cannot decode image0.png as an image (in a data-loader worker)"
+    assert cli._message(caught.value) == want
+    assert cli._message(ValueError("plain")) == "plain"

@@ -248,6 +248,17 @@ def _fit(argv: list[str]) -> int:
     return fit(argv)
 
 
+def _message(error: BaseException) -> str:
+    """The error's message; for one re-raised from a DataLoader worker (whose message is the
+    worker's whole traceback), the original error's own line."""
+    text = str(error)
+    if "Original Traceback" not in text:
+        return text
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    original = last.split(": ", 1)[-1] if last.split(": ", 1)[0].isidentifier() else last
+    return f"{original} (in a data-loader worker)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["fit"]:  # Lightning's CLI parses the rest
@@ -259,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         return run()
     # One line for what the user can fix: bad input, a missing file, a failed download.
     except (ValueError, OSError, EvaluationCapError, MissingHubDependency) as e:
-        print(f"lzn {command}: {e}", file=sys.stderr)
+        print(f"lzn {command}: {_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # `lzn fit` saves and explains itself; elsewhere nothing is lost
         print(f"lzn {command}: interrupted", file=sys.stderr)

@@ -255,6 +255,7 @@ def test_a_failed_download_is_one_line(joint, tmp_path, capsys, monkeypatch):
     text = f"data: cifar10\ndata_root: {tmp_path / 'new'}\ndownload: true\nknn: {{}}\n"
     code, err = refused(joint, tmp_path, text, capsys)
     assert code == 2 and "could not download" in err
+    assert not (tmp_path / "new").exists()  # no empty data_root left behind
 
 
 # --- ImageNet -------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def check_md5(path: str | os.PathLike, expected: str = MD5) -> None:
 def fetch(root: str | os.PathLike) -> Path:
     """Download the tarball into `root` (checked, atomic) and return its path."""
     root = Path(root).expanduser()
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     target = root / ARCHIVE
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{ARCHIVE}.", suffix=".part")
@@ -129,6 +130,8 @@ def fetch(root: str | os.PathLike) -> Path:
         os.replace(tmp, target)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if created and not any(root.iterdir()):  # leave no empty folder of ours behind
+            root.rmdir()
         if isinstance(e, ValueError):
             raise ValueError(f"downloading {URL}: {e}; the partial file was deleted") from None
         if isinstance(e, OSError):
