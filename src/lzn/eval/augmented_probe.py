@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lzn.eval import _checks
 from lzn.eval.augment import check_scale, random_resized_crop
-from lzn.eval.representation import _topk
+from lzn.eval.representation import _topk, standardising_map
 from lzn.progress import bar as progress_bar
 
 if TYPE_CHECKING:
@@ -289,9 +289,7 @@ def _standardiser_of(embed: Callable[[Tensor], Tensor], reference: Iterable[Tens
     if mean is None:
         raise ValueError("no train images to standardise the features with")
     std = (m2 / max(count - 1, 1)).sqrt()
-    std = torch.where(std > 1e-12, std, torch.ones_like(std))  # constant features: leave at 0
-    mean, std = mean.float(), std.float()
-    return (lambda z: (z - mean) / std), mean.device, len(mean)
+    return standardising_map(mean.float(), std.float()), mean.device, len(mean)
 
 
 def _report(

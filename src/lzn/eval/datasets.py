@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from torch import Tensor
 
 HELD_OUT = ("digits", "mnist")
-FIXED = ("cifar10", "imagenet", "folder")
+# The data sets with their own split, and what it is.
+FIXED_SPLITS = {
+    "cifar10": "the official split: the train and test batch files",
+    "imagenet": "the official split: train/ and val/ folders",
+    "folder": "every image of the folder as the reference; no test split",
+}
+FIXED = tuple(FIXED_SPLITS)
 NAMES = HELD_OUT + FIXED
 DEFAULT_TEST_FRACTION, DEFAULT_SEED = 0.2, 0
 Split = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -45,13 +51,6 @@ def load(
     if name in FIXED:
         raise ValueError(f"{name} is read from a data_root: use lzn.eval.sources.open_data")
     raise ValueError(f"unknown data set {name!r}; the evaluation knows: {', '.join(NAMES)}")
-
-
-FIXED_SPLITS = {
-    "cifar10": "the official split: the train and test batch files",
-    "imagenet": "the official split: train/ and val/ folders",
-    "folder": "every image of the folder as the reference; no test split",
-}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,23 @@ WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
 
 
+MISSING_DEPENDENCY = (
+    "standard FID/KID/IS features need torch-fidelity (pip install torch-fidelity, or lzn's fid "
+    "extra); without it: features: classifier (digits and MNIST) or features: pixels (offline, "
+    "not comparable with published FIDs)"
+)
+
+
+def check_available(weights_path: str | os.PathLike | None = None) -> Path:
+    """The weights file, after checking that torch-fidelity is installed, without loading
+    either: what `InceptionFeatures` needs, checked before minutes of other work."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch_fidelity") is None:
+        raise ImportError(MISSING_DEPENDENCY)
+    return find_weights(weights_path)
+
+
 def find_weights(weights_path: str | os.PathLike | None = None) -> Path:
     """The local Inception weights file, or FileNotFoundError saying how to get it."""
     if weights_path is not None:  # an explicit path is never silently replaced by another file
@@ -66,11 +83,7 @@ class InceptionFeatures(FeatureExtractor):
         try:
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError as e:
-            raise ImportError(
-                "standard FID/KID/IS features need torch-fidelity (pip install torch-fidelity, "
-                "or lzn's fid extra); without it: features: classifier (digits and MNIST) or "
-                f"features: pixels (offline, not comparable with published FIDs): {e}"
-            ) from None
+            raise ImportError(f"{MISSING_DEPENDENCY}: {e}") from None
         path = find_weights(weights_path)
         self.model = FeatureExtractorInceptionV3(
             "inception-v3-compat",

@@ -45,8 +45,12 @@ def _topk(scores: torch.Tensor, labels: torch.Tensor, k: int) -> float:
 
 
 def _standardiser(x: torch.Tensor):
-    mean, std = x.mean(0), x.std(0)
-    std = torch.where(std > 1e-12, std, torch.ones_like(std))  # constant features: leave at 0
+    return standardising_map(x.mean(0), x.std(0))
+
+
+def standardising_map(mean: torch.Tensor, std: torch.Tensor):
+    """z -> (z - mean) / std, constant features (std 0) left at 0."""
+    std = torch.where(std > 1e-12, std, torch.ones_like(std))
     return lambda z: (z - mean) / std
 
 

@@ -56,17 +56,9 @@ class Generation(EvaluationSection):
                 "(offline, not comparable with published FIDs)"
             )
         if config["features"] == "inception":  # before minutes of loading and sampling
-            import importlib.util
+            from lzn.eval import inception
 
-            from lzn.eval.inception import find_weights
-
-            if importlib.util.find_spec("torch_fidelity") is None:
-                raise ImportError(
-                    "standard FID/KID/IS features need torch-fidelity (pip install "
-                    "torch-fidelity, or lzn's fid extra); without it: features: pixels (offline, "
-                    "not comparable with published FIDs)"
-                )
-            find_weights(config["inception_weights"])
+            inception.check_available(config["inception_weights"])
 
     def check_data(self, model, train, test) -> None:
         super().check_data(model, train, test)
